@@ -1,0 +1,3 @@
+module github.com/dasha-exporter/dasha_exporter
+
+go 1.26.8
