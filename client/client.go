@@ -1,0 +1,403 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// ListPath is the listing endpoint, relative to the base URL.
+const ListPath = "/api/v1/sip-phone-numbers"
+
+// MaxPageSize is the largest take the API accepts.
+const MaxPageSize = 1000
+
+// Limits that keep a misbehaving API from exhausting the exporter.
+const (
+	// maxPageBody bounds one page's body: 1000 items are about 1 MB.
+	maxPageBody = 32 << 20
+	// maxAttempts bounds tries of one request (first try included).
+	maxAttempts = 4
+	// maxRelists bounds how often a shifting list is taken again.
+	maxRelists = 3
+	// baseBackoff is the first retry delay; it doubles, with full jitter.
+	baseBackoff = 100 * time.Millisecond
+)
+
+// Filters are passed through to the API's query parameters.
+type Filters struct {
+	PhoneNumber   string
+	ProviderID    string
+	LinkedAgentID string
+	UnlinkedOnly  bool
+}
+
+// Config configures a Client.
+type Config struct {
+	BaseURL     *url.URL
+	Key         KeySource
+	PageSize    int // take per request, 1..MaxPageSize
+	Concurrency int // pages fetched at once, >= 1
+	Filters     Filters
+	HTTPClient  *http.Client // nil: a client with sane transport limits
+	Metrics     *Metrics     // nil: not counted
+	Logger      *slog.Logger // nil: discarded
+	UserAgent   string
+}
+
+// Listing is one complete listing of the fleet.
+type Listing struct {
+	Numbers  []PhoneNumber // de-duplicated by ID, in the API's order
+	Requests int           // HTTP requests it took, retries included
+	Relists  int           // times the list shifted and was taken again
+}
+
+// Client lists SIP phone numbers. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	http *http.Client
+	log  *slog.Logger
+
+	// lastTotal is the previous listing's totalCount: it tells how many
+	// pages to ask for in the first round.
+	lastTotal atomic.Int64
+}
+
+// New checks cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if cfg.BaseURL == nil || (cfg.BaseURL.Scheme != "http" && cfg.BaseURL.Scheme != "https") || cfg.BaseURL.Host == "" {
+		return nil, errors.New("the API URL must be an absolute http:// or https:// URL")
+	}
+	if cfg.BaseURL.User != nil {
+		return nil, errors.New("the API URL must not carry credentials; the key comes from DASHA_API_KEY or --dasha.api-key-file")
+	}
+	if cfg.PageSize < 1 || cfg.PageSize > MaxPageSize {
+		return nil, fmt.Errorf("page size %d is out of range 1..%d", cfg.PageSize, MaxPageSize)
+	}
+	if cfg.Concurrency < 1 {
+		return nil, fmt.Errorf("concurrency %d must be at least 1", cfg.Concurrency)
+	}
+	if cfg.Key == nil {
+		return nil, errors.New("no API key source")
+	}
+	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger}
+	if c.http == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = cfg.Concurrency
+		c.http = &http.Client{Transport: t}
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.cfg.Metrics == nil {
+		c.cfg.Metrics = NewMetrics(nil)
+	}
+	return c, nil
+}
+
+// List fetches every page under ctx's deadline and returns the fleet, or an
+// error: never a partial fleet.
+//
+// The first round asks for as many pages as the previous listing had (one
+// page the first time); the rest are fetched cfg.Concurrency at a time. If
+// totalCount moves between pages, or the pages do not add up to it, the list
+// shifted while it was paged and is taken again.
+func (c *Client) List(ctx context.Context) (*Listing, error) {
+	var requests atomic.Int64
+	for attempt := 0; ; attempt++ {
+		numbers, err := c.listOnce(ctx, &requests)
+		if err == nil {
+			c.lastTotal.Store(int64(len(numbers)))
+			return &Listing{Numbers: numbers, Requests: int(requests.Load()), Relists: attempt}, nil
+		}
+		var shift *shiftError
+		if !errors.As(err, &shift) {
+			return nil, err
+		}
+		c.lastTotal.Store(int64(shift.total))
+		if attempt+1 >= maxRelists {
+			return nil, fmt.Errorf("the list kept changing while it was paged (%d tries): %w", maxRelists, err)
+		}
+		c.log.Debug("list changed while paging; listing again", "reason", err)
+	}
+}
+
+// shiftError says the list changed while it was being paged.
+type shiftError struct {
+	total  int
+	reason string
+}
+
+func (e *shiftError) Error() string { return e.reason }
+
+// listOnce takes one pass over the pages.
+func (c *Client) listOnce(ctx context.Context, requests *atomic.Int64) ([]PhoneNumber, error) {
+	take := c.cfg.PageSize
+	pagesFor := func(total int) int { return max(1, (total+take-1)/take) }
+
+	guess := pagesFor(int(c.lastTotal.Load()))
+	pages := make([]*page, guess)
+	if err := c.fetchPages(ctx, pages, 0, requests); err != nil {
+		return nil, err
+	}
+	total := *pages[0].TotalCount
+	if need := pagesFor(total); need > len(pages) {
+		pages = append(pages, make([]*page, need-len(pages))...)
+		if err := c.fetchPages(ctx, pages, guess, requests); err != nil {
+			return nil, err
+		}
+	}
+	return assemble(pages, total, take)
+}
+
+// fetchPages fills pages[from:] concurrently; page i starts at skip i*take.
+func (c *Client) fetchPages(ctx context.Context, pages []*page, from int, requests *atomic.Int64) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.Concurrency)
+	for i := from; i < len(pages); i++ {
+		g.Go(func() error {
+			p, err := c.fetchPage(gctx, i*c.cfg.PageSize, requests)
+			pages[i] = p
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// assemble checks that the pages describe one unchanged list and
+// de-duplicates them by ID.
+func assemble(pages []*page, total, take int) ([]PhoneNumber, error) {
+	n := 0
+	for i, p := range pages {
+		if *p.TotalCount != total {
+			return nil, &shiftError{total: *p.TotalCount, reason: fmt.Sprintf("totalCount moved from %d to %d between pages", total, *p.TotalCount)}
+		}
+		if want := min(take, max(0, total-i*take)); len(p.Items) != want {
+			return nil, &shiftError{total: total, reason: fmt.Sprintf("page at skip=%d has %d items, want %d of totalCount %d", i*take, len(p.Items), want, total)}
+		}
+		n += len(p.Items)
+	}
+	seen := make(map[string]struct{}, n)
+	numbers := make([]PhoneNumber, 0, n)
+	for _, p := range pages {
+		for _, item := range p.Items {
+			if _, dup := seen[item.ID]; dup {
+				continue
+			}
+			seen[item.ID] = struct{}{}
+			numbers = append(numbers, item)
+		}
+	}
+	if len(numbers) != total {
+		// An item moved across a page boundary: one was seen twice, so
+		// another one may have been missed.
+		return nil, &shiftError{total: total, reason: fmt.Sprintf("pages held %d distinct numbers, want totalCount %d", len(numbers), total)}
+	}
+	return numbers, nil
+}
+
+// pageURL returns the URL of the page at skip.
+func (c *Client) pageURL(skip int) *url.URL {
+	u := *c.cfg.BaseURL
+	u.Path = strings.TrimSuffix(u.Path, "/") + ListPath
+	q := url.Values{}
+	q.Set("skip", strconv.Itoa(skip))
+	q.Set("take", strconv.Itoa(c.cfg.PageSize))
+	f := c.cfg.Filters
+	if f.PhoneNumber != "" {
+		q.Set("phoneNumber", f.PhoneNumber)
+	}
+	if f.ProviderID != "" {
+		q.Set("providerId", f.ProviderID)
+	}
+	if f.LinkedAgentID != "" {
+		q.Set("linkedAgentId", f.LinkedAgentID)
+	}
+	if f.UnlinkedOnly {
+		q.Set("unlinkedOnly", "true")
+	}
+	u.RawQuery = q.Encode()
+	return &u
+}
+
+// fetchPage gets one page, retrying what is worth retrying while the
+// deadline allows: 429 after Retry-After, 5xx and transport errors after a
+// jittered exponential backoff.
+func (c *Client) fetchPage(ctx context.Context, skip int, requests *atomic.Int64) (*page, error) {
+	u := c.pageURL(skip)
+	for attempt := 1; ; attempt++ {
+		requests.Add(1)
+		p, retryAfter, err := c.get(ctx, u)
+		if err == nil {
+			return p, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("GET %s: %w", u.RequestURI(), context.Cause(ctx))
+		}
+		if retryAfter < 0 || attempt >= maxAttempts {
+			return nil, err
+		}
+		wait := retryAfter
+		if wait == 0 {
+			wait = rand.N(baseBackoff << (attempt - 1)) // full jitter
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, fmt.Errorf("%w; not retried: waiting %v would pass the scrape deadline", err, wait.Round(time.Millisecond))
+		}
+		c.log.Debug("retrying API request", "path", u.RequestURI(), "attempt", attempt, "wait", wait, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w; gave up waiting to retry: %w", err, context.Cause(ctx))
+		}
+	}
+}
+
+// get makes one request. retryAfter is how long to wait before trying
+// again: negative when the error is not worth retrying, 0 for the default
+// backoff.
+func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.Duration, err error) {
+	key, err := c.cfg.Key.Key()
+	if err != nil {
+		return nil, -1, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, -1, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept", "application/json")
+	if c.cfg.UserAgent != "" {
+		req.Header.Set("User-Agent", c.cfg.UserAgent)
+	}
+
+	start := time.Now()
+	code := "error"
+	defer func() {
+		c.cfg.Metrics.Requests.WithLabelValues(code).Inc()
+		c.cfg.Metrics.Duration.Observe(time.Since(start).Seconds())
+	}()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("GET %s: %w", u.RequestURI(), unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	code = strconv.Itoa(resp.StatusCode)
+
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
+		apiErr := newAPIError(resp.StatusCode, u.RequestURI(), body)
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests:
+			return nil, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), apiErr
+		case resp.StatusCode >= 500:
+			return nil, 0, apiErr
+		default:
+			return nil, -1, apiErr
+		}
+	}
+
+	p, err = decodePage(resp.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, -1, err
+		}
+		err = fmt.Errorf("GET %s: %w (Content-Type %q)", u.RequestURI(), err, resp.Header.Get("Content-Type"))
+		var cut *cutOffError
+		if errors.As(err, &cut) {
+			return nil, 0, err // the connection broke mid-body: worth a retry
+		}
+		return nil, -1, err
+	}
+	return p, 0, nil
+}
+
+// cutOffError is a body that ended, or broke, before the JSON did.
+type cutOffError struct{ err error }
+
+func (e *cutOffError) Error() string { return "the body was cut off: " + e.err.Error() }
+func (e *cutOffError) Unwrap() error { return e.err }
+
+// decodePage decodes and checks one page body.
+func decodePage(body io.Reader) (*page, error) {
+	r := &readErrRecorder{r: &io.LimitedReader{R: body, N: maxPageBody + 1}}
+	var p page
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&p); err != nil {
+		switch {
+		case r.r.N <= 0:
+			return nil, fmt.Errorf("the page is larger than %d MiB", maxPageBody>>20)
+		case r.err != nil:
+			return nil, &cutOffError{r.err}
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, &cutOffError{err}
+		case errors.Is(err, io.EOF):
+			return nil, errors.New("the page body is empty")
+		}
+		return nil, fmt.Errorf("the page is not the expected JSON: %w", err)
+	}
+	if p.TotalCount == nil {
+		return nil, errors.New("the page has no totalCount")
+	}
+	if *p.TotalCount < 0 {
+		return nil, fmt.Errorf("the page has a negative totalCount %d", *p.TotalCount)
+	}
+	for i := range p.Items {
+		if p.Items[i].ID == "" {
+			return nil, fmt.Errorf("item %d of the page has no id", i)
+		}
+	}
+	return &p, nil
+}
+
+// readErrRecorder remembers a read error other than EOF, which tells a
+// broken connection from bad JSON.
+type readErrRecorder struct {
+	r   *io.LimitedReader
+	err error
+}
+
+func (r *readErrRecorder) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date; without a
+// usable value it returns 0, the default backoff.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+// unwrapURLError drops url.Error's wrapping, whose text repeats the URL.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

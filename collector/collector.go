@@ -1,0 +1,199 @@
+// Package collector turns listings of the Dasha fleet into Prometheus
+// metrics: the per-number families of the contract and the exporter's own
+// view of each listing (dasha_up and friends).
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dasha-exporter/dasha_exporter/client"
+)
+
+// Options configure the state set.
+type Options struct {
+	// States are listed in every number's state set.
+	States []string
+	// HealthyStates count as healthy when there is no error.
+	HealthyStates []string
+}
+
+// DefaultStates and DefaultHealthyStates are the flags' defaults.
+var (
+	DefaultStates        = []string{"Registered", "Registering", "Failed", "Disabled"}
+	DefaultHealthyStates = []string{"Registered"}
+)
+
+// Validate rejects option sets that would give broken state sets.
+func (o Options) Validate() error {
+	if len(o.States) == 0 {
+		return errors.New("at least one --registration.state is needed")
+	}
+	seen := map[string]bool{}
+	for _, s := range o.States {
+		if s == "" {
+			return errors.New("--registration.state must not be empty")
+		}
+		if seen[s] {
+			return fmt.Errorf("--registration.state %q is given twice", s)
+		}
+		seen[s] = true
+	}
+	if len(o.HealthyStates) == 0 {
+		return errors.New("at least one --registration.healthy-state is needed")
+	}
+	for _, s := range o.HealthyStates {
+		if s == "" {
+			return errors.New("--registration.healthy-state must not be empty")
+		}
+	}
+	return nil
+}
+
+// Exporter lists the fleet once per scrape. It keeps only what must outlive
+// a scrape: when a listing last succeeded.
+type Exporter struct {
+	lister client.Lister
+	rules  *rules
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu          sync.Mutex
+	lastSuccess time.Time
+}
+
+// New returns an Exporter listing through lister.
+func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}, nil
+}
+
+// Scrape lists the fleet under ctx and returns the result to expose.
+func (e *Exporter) Scrape(ctx context.Context) *Scrape {
+	start := e.now()
+	listing, err := e.lister.List(ctx)
+	end := e.now()
+	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
+
+	e.mu.Lock()
+	if err == nil {
+		e.lastSuccess = end
+	}
+	s.LastSuccess = e.lastSuccess
+	e.mu.Unlock()
+
+	if err != nil {
+		s.Listing = nil // never a partial fleet
+		e.log.Error("listing SIP phone numbers failed", "err", err, "duration", s.Duration)
+	} else {
+		e.log.Debug("listed SIP phone numbers", "numbers", len(listing.Numbers), "requests", listing.Requests, "relists", listing.Relists, "duration", s.Duration)
+	}
+	return s
+}
+
+// Scrape is one listing, ready to expose. It is a prometheus.Collector of
+// every metric it yields, built as const metrics; the /metrics handler
+// writes the per-number families with WriteText instead (see text.go).
+type Scrape struct {
+	Time        time.Time       // when the listing ended: expiry is counted from here
+	Duration    time.Duration   // how long the listing took
+	Listing     *client.Listing // nil when it failed
+	Err         error
+	LastSuccess time.Time // zero until a listing succeeds
+
+	rules *rules
+}
+
+// OK reports whether the listing succeeded.
+func (s *Scrape) OK() bool { return s.Err == nil }
+
+var (
+	upDesc = prometheus.NewDesc("dasha_up",
+		"1 if the last listing of SIP phone numbers fetched every page, else 0.", nil, nil)
+	numbersDesc = prometheus.NewDesc("dasha_sip_phone_numbers",
+		"SIP phone numbers in the listing, after de-duplication by id.", nil, nil)
+	durationDesc = prometheus.NewDesc("dasha_scrape_duration_seconds",
+		"How long listing the SIP phone numbers took in this scrape (near 0 when --dasha.cache-ttl served a cached listing).", nil, nil)
+	lastSuccessDesc = prometheus.NewDesc("dasha_last_success_timestamp_seconds",
+		"When a listing last succeeded, in Unix seconds; absent until the first success.", nil, nil)
+)
+
+// Status returns a collector of the exporter's view of this listing:
+// dasha_up, dasha_sip_phone_numbers, dasha_scrape_duration_seconds and
+// dasha_last_success_timestamp_seconds.
+func (s *Scrape) Status() prometheus.Collector { return statusCollector{s} }
+
+type statusCollector struct{ s *Scrape }
+
+func (c statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- upDesc
+	ch <- numbersDesc
+	ch <- durationDesc
+	ch <- lastSuccessDesc
+}
+
+func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(s.OK()))
+	if s.OK() {
+		ch <- prometheus.MustNewConstMetric(numbersDesc, prometheus.GaugeValue, float64(len(s.Listing.Numbers)))
+	}
+	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, s.Duration.Seconds())
+	if !s.LastSuccess.IsZero() {
+		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unixSeconds(s.LastSuccess))
+	}
+}
+
+// descs holds the per-number families' descriptors, in families' order.
+var descs = func() []*prometheus.Desc {
+	d := make([]*prometheus.Desc, len(families))
+	for i, f := range families {
+		d[i] = prometheus.NewDesc(f.name, f.help, append([]string{"id", "phone_number"}, f.labels...), nil)
+	}
+	return d
+}()
+
+// Describe sends the descriptors of every metric a Scrape yields.
+func (s *Scrape) Describe(ch chan<- *prometheus.Desc) {
+	statusCollector{s}.Describe(ch)
+	for _, d := range descs {
+		ch <- d
+	}
+}
+
+// Collect sends the status metrics and, when the listing succeeded, every
+// per-number series as const metrics.
+func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
+	statusCollector{s}.Collect(ch)
+	if !s.OK() {
+		return
+	}
+	for i, f := range families {
+		cs := constSink{ch: ch, desc: descs[i]}
+		for j := range s.Listing.Numbers {
+			f.emit(cs, &s.Listing.Numbers[j], s.rules, s.Time)
+		}
+	}
+}
+
+// constSink turns samples into const gauges.
+type constSink struct {
+	ch   chan<- prometheus.Metric
+	desc *prometheus.Desc
+}
+
+func (c constSink) add(n *client.PhoneNumber, v float64, labelValues ...string) {
+	lv := append([]string{n.ID, n.PhoneNumber}, labelValues...)
+	c.ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, lv...)
+}

@@ -1,0 +1,188 @@
+package collector
+
+import (
+	"time"
+	"unicode/utf8"
+
+	"github.com/dasha-exporter/dasha_exporter/client"
+)
+
+// UnknownState stands for a null registrationStatus or state.
+const UnknownState = "Unknown"
+
+// maxLabelBytes bounds free-form label values (error texts, display names).
+const maxLabelBytes = 256
+
+// sink receives one sample of the family being written: the number it
+// belongs to, its value, and the values of the family's own labels (after
+// id and phone_number), in the family's label order.
+type sink interface {
+	add(n *client.PhoneNumber, v float64, labelValues ...string)
+}
+
+// family is one per-number metric family. Both the const-metric collector
+// and the text writer are driven by the same table, so the two ways of
+// exposing a listing cannot drift apart.
+type family struct {
+	name   string
+	help   string
+	labels []string
+	emit   func(s sink, n *client.PhoneNumber, r *rules, now time.Time)
+}
+
+// rules are the state-set options, compiled for lookups.
+type rules struct {
+	states     []string
+	configured map[string]bool
+	healthy    map[string]bool
+}
+
+func newRules(states, healthy []string) *rules {
+	r := &rules{states: states, configured: map[string]bool{}, healthy: map[string]bool{}}
+	for _, s := range states {
+		r.configured[s] = true
+	}
+	for _, s := range healthy {
+		r.healthy[s] = true
+	}
+	return r
+}
+
+// families lists the per-number metrics of the contract. Every series
+// carries id and phone_number first.
+var families = []family{
+	{
+		name:   "dasha_sip_phone_number_info",
+		help:   "Information about a SIP phone number; always 1. A null field is an empty label.",
+		labels: []string{"display_name", "org_id", "provider_id", "credentials_id", "incoming_calls_agent_id"},
+		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
+			s.add(n, 1, cut(n.DisplayName), n.OrgID, n.ProviderID, n.CredentialsID, n.IncomingCallsAgentID)
+		},
+	},
+	{
+		name: "dasha_sip_registration_enabled",
+		help: "1 if the platform performs SIP registration for the number (registration=true), else 0.",
+		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
+			s.add(n, boolValue(n.Registration))
+		},
+	},
+	{
+		name:   "dasha_sip_registration_state",
+		help:   "SIP registration state as a state set: 1 on the current state, 0 on the other configured states. A state outside --registration.state gets its own series; a null state is Unknown.",
+		labels: []string{"state"},
+		emit: func(s sink, n *client.PhoneNumber, r *rules, _ time.Time) {
+			current := stateOf(n)
+			for _, st := range r.states {
+				s.add(n, boolValue(st == current), st)
+			}
+			if !r.configured[current] {
+				s.add(n, 1, current)
+			}
+		},
+	},
+	{
+		name: "dasha_sip_registration_healthy",
+		help: "For numbers with registration enabled: 1 if the state is one of --registration.healthy-state and there is no error, else 0.",
+		emit: func(s sink, n *client.PhoneNumber, r *rules, _ time.Time) {
+			if n.Registration {
+				s.add(n, boolValue(r.healthy[stateOf(n)] && errorOf(n) == ""))
+			}
+		},
+	},
+	{
+		name: "dasha_sip_registration_error",
+		help: "1 if the registration status carries an error description, else 0.",
+		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
+			s.add(n, boolValue(errorOf(n) != ""))
+		},
+	},
+	{
+		name:   "dasha_sip_registration_error_info",
+		help:   "The registration error and the registrar's last answer, each cut to 256 bytes; 1, present only while there is an error.",
+		labels: []string{"error_description", "sip_response_message"},
+		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
+			if e := errorOf(n); e != "" {
+				s.add(n, 1, cut(e), cut(n.RegistrationStatus.SIPResponseMessage))
+			}
+		},
+	},
+	{
+		name: "dasha_sip_registration_sip_response_code",
+		help: "SIP status code of the registrar's last answer (from sipResponseMessage); absent when it holds none.",
+		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
+			if n.RegistrationStatus == nil {
+				return
+			}
+			if code, ok := SIPCode(n.RegistrationStatus.SIPResponseMessage); ok {
+				s.add(n, float64(code))
+			}
+		},
+	},
+	{
+		name: "dasha_sip_registration_expiry_seconds",
+		help: "Seconds from the scrape until the registration expires (expiresAt); negative once expired, absent when unknown.",
+		emit: func(s sink, n *client.PhoneNumber, _ *rules, now time.Time) {
+			if st := n.RegistrationStatus; st != nil && st.ExpiresAt.IsSet() {
+				s.add(n, st.ExpiresAt.Sub(now).Seconds())
+			}
+		},
+	},
+	{
+		name: "dasha_sip_registration_expires_timestamp_seconds",
+		help: "When the registration expires (expiresAt), in Unix seconds; absent when unknown.",
+		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
+			if st := n.RegistrationStatus; st != nil && st.ExpiresAt.IsSet() {
+				s.add(n, unixSeconds(st.ExpiresAt.Time))
+			}
+		},
+	},
+	{
+		name: "dasha_sip_registration_last_updated_timestamp_seconds",
+		help: "When the platform last updated the registration status (lastUpdated), in Unix seconds; absent when unknown.",
+		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
+			if st := n.RegistrationStatus; st != nil && st.LastUpdated.IsSet() {
+				s.add(n, unixSeconds(st.LastUpdated.Time))
+			}
+		},
+	},
+}
+
+// stateOf returns the number's registration state, Unknown for null.
+func stateOf(n *client.PhoneNumber) string {
+	if n.RegistrationStatus == nil || n.RegistrationStatus.State == "" {
+		return UnknownState
+	}
+	return n.RegistrationStatus.State
+}
+
+// errorOf returns the number's error description, "" for none.
+func errorOf(n *client.PhoneNumber) string {
+	if n.RegistrationStatus == nil {
+		return ""
+	}
+	return n.RegistrationStatus.ErrorDescription
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixSeconds(t time.Time) float64 {
+	return float64(t.Unix()) + float64(t.Nanosecond())/1e9 // UnixNano overflows past 2262
+}
+
+// cut shortens s to at most maxLabelBytes of valid UTF-8, never splitting a
+// rune (invalid bytes have already become U+FFFD in JSON decoding).
+func cut(s string) string {
+	if len(s) <= maxLabelBytes {
+		return s
+	}
+	i := maxLabelBytes
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/dasha-exporter/dasha_exporter/client"
+	"github.com/dasha-exporter/dasha_exporter/collector"
+)
+
+// config is everything the command line and environment say.
+type config struct {
+	url           *url.URL
+	apiKeyFile    string
+	apiKey        string // from DASHA_API_KEY only: a flag would show in ps
+	timeout       time.Duration
+	timeoutOffset time.Duration
+	pageSize      int
+	concurrency   int
+	cacheTTL      time.Duration
+	filters       client.Filters
+	collector     collector.Options
+	demo          bool
+	telemetryPath string
+	logLevel      string
+	logFormat     string
+	web           *web.FlagConfig
+}
+
+// maxConcurrency keeps --dasha.concurrency from flooding the API.
+const maxConcurrency = 64
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// parseConfig parses args (without the program name); getenv supplies
+// DASHA_API_KEY. Usage and errors go to stderr; the error names the flag.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	app := kingpin.New("dasha_exporter", "Prometheus exporter for the SIP registrations of Dasha BlackBox phone numbers.")
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	app.Version(version.Print("dasha_exporter"))
+	app.HelpFlag.Short('h')
+
+	rawURL := app.Flag("dasha.url", "Dasha BlackBox API base URL.").Envar("DASHA_URL").Default("https://blackbox.dasha.ai").String()
+	app.Flag("dasha.api-key-file", "File holding the API key; read again when it changes. Or set DASHA_API_KEY.").Envar("DASHA_API_KEY_FILE").StringVar(&c.apiKeyFile)
+	app.Flag("dasha.timeout", "Listing deadline when a scrape carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").DurationVar(&c.timeout)
+	app.Flag("dasha.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.").Default("0.5s").DurationVar(&c.timeoutOffset)
+	app.Flag("dasha.page-size", "Numbers asked for per request (take), 1..1000.").Default("1000").IntVar(&c.pageSize)
+	app.Flag("dasha.concurrency", "Pages fetched at once.").Default("4").IntVar(&c.concurrency)
+	app.Flag("dasha.cache-ttl", "Reuse a complete listing this long, e.g. for HA Prometheus pairs scraping the same exporter; 0 turns it off.").Default("0s").DurationVar(&c.cacheTTL)
+	app.Flag("dasha.phone-number", "Only list this phone number (the API's phoneNumber filter).").StringVar(&c.filters.PhoneNumber)
+	app.Flag("dasha.provider-id", "Only list numbers of this provider (uuid).").StringVar(&c.filters.ProviderID)
+	app.Flag("dasha.linked-agent-id", "Only list numbers linked to this agent.").StringVar(&c.filters.LinkedAgentID)
+	app.Flag("dasha.unlinked-only", "Only list numbers linked to no agent.").BoolVar(&c.filters.UnlinkedOnly)
+	app.Flag("registration.state", "A state listed in every number's state set (repeatable).").Default(collector.DefaultStates...).StringsVar(&c.collector.States)
+	app.Flag("registration.healthy-state", "A state that counts as healthy (repeatable).").Default(collector.DefaultHealthyStates...).StringsVar(&c.collector.HealthyStates)
+	app.Flag("demo", "Serve a built-in simulated fleet instead of the real API; needs no key.").BoolVar(&c.demo)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.telemetryPath)
+	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&c.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&c.logFormat, "logfmt", "json")
+	c.web = kingpinflag.AddFlags(app, ":9612")
+
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := c.validate(*rawURL, getenv("DASHA_API_KEY")); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// validate checks what kingpin cannot and fills in the URL and key.
+func (c *config) validate(rawURL, envKey string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--dasha.url %q is not an absolute http:// or https:// URL", rawURL)
+	}
+	if u.User != nil {
+		return errors.New("--dasha.url must not carry credentials; put the API key in DASHA_API_KEY or --dasha.api-key-file")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--dasha.url %q must be a base URL without query or fragment", u.Redacted())
+	}
+	c.url = u
+	switch {
+	case c.pageSize < 1 || c.pageSize > client.MaxPageSize:
+		return fmt.Errorf("--dasha.page-size %d is out of range 1..%d", c.pageSize, client.MaxPageSize)
+	case c.concurrency < 1 || c.concurrency > maxConcurrency:
+		return fmt.Errorf("--dasha.concurrency %d is out of range 1..%d", c.concurrency, maxConcurrency)
+	case c.timeout <= 0:
+		return fmt.Errorf("--dasha.timeout %v must be positive", c.timeout)
+	case c.timeoutOffset < 0:
+		return fmt.Errorf("--dasha.timeout-offset %v must not be negative", c.timeoutOffset)
+	case c.cacheTTL < 0:
+		return fmt.Errorf("--dasha.cache-ttl %v must not be negative", c.cacheTTL)
+	case c.filters.ProviderID != "" && !uuidRE.MatchString(c.filters.ProviderID):
+		return fmt.Errorf("--dasha.provider-id %q is not a uuid", c.filters.ProviderID)
+	case c.filters.UnlinkedOnly && c.filters.LinkedAgentID != "":
+		return errors.New("--dasha.unlinked-only and --dasha.linked-agent-id contradict each other; use one")
+	case c.telemetryPath == "" || c.telemetryPath[0] != '/':
+		return fmt.Errorf("--web.telemetry-path %q must start with /", c.telemetryPath)
+	case c.telemetryPath == "/" || c.telemetryPath == "/-/healthy" || c.telemetryPath == "/-/ready":
+		return fmt.Errorf("--web.telemetry-path %q would hide the landing page or a health endpoint", c.telemetryPath)
+	}
+	if err := c.collector.Validate(); err != nil {
+		return err
+	}
+	if c.demo {
+		return nil
+	}
+	switch {
+	case envKey != "" && c.apiKeyFile != "":
+		return errors.New("both DASHA_API_KEY and --dasha.api-key-file are set; use one")
+	case envKey != "":
+		key, err := client.ValidateKey(envKey)
+		if err != nil {
+			return fmt.Errorf("DASHA_API_KEY: %w", err)
+		}
+		c.apiKey = key
+	case c.apiKeyFile == "":
+		return errors.New("no API key: set DASHA_API_KEY or --dasha.api-key-file (or run with --demo)")
+	}
+	return nil
+}

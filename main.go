@@ -1,0 +1,188 @@
+// Command dasha_exporter exports the SIP registration health of every Dasha
+// BlackBox phone number to Prometheus. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	slgk "github.com/tjhop/slog-gokit"
+
+	"github.com/dasha-exporter/dasha_exporter/client"
+	"github.com/dasha-exporter/dasha_exporter/collector"
+	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "dasha_exporter: error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run parses the configuration, sets everything up, and serves until a
+// SIGINT or SIGTERM. Every error before listening names its cause.
+func run(args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector("dasha_exporter"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+
+	keys, err := keySource(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.demo {
+		u, err := startDemo(ctx, logger)
+		if err != nil {
+			return err
+		}
+		cfg.url = u
+	}
+	api, err := client.New(client.Config{
+		BaseURL:     cfg.url,
+		Key:         keys,
+		PageSize:    cfg.pageSize,
+		Concurrency: cfg.concurrency,
+		Filters:     cfg.filters,
+		Metrics:     client.NewMetrics(reg),
+		Logger:      logger.With("component", "client"),
+		UserAgent:   "dasha_exporter/" + version.Version,
+	})
+	if err != nil {
+		return err
+	}
+	exporter, err := collector.New(client.NewShared(api, cfg.cacheTTL), cfg.collector, logger.With("component", "collector"))
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle(cfg.telemetryPath, collector.NewHandler(collector.HandlerOpts{
+		Exporter:      exporter,
+		Gatherer:      reg,
+		Timeout:       cfg.timeout,
+		TimeoutOffset: cfg.timeoutOffset,
+		Logger:        logger.With("component", "handler"),
+	}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy.")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		// Ready while a key can be had: a deleted or emptied key file
+		// makes every scrape fail.
+		if _, err := keys.Key(); err != nil {
+			http.Error(w, "Not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready.")
+	})
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "Dasha exporter",
+		Description: "Prometheus exporter for the SIP registrations of Dasha BlackBox phone numbers",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: cfg.telemetryPath, Text: "Metrics"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness"},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", landing)
+
+	logger.Info("starting dasha_exporter", "version", version.Info(), "build_context", version.BuildContext())
+	logger.Info("listing SIP phone numbers", "url", cfg.url.Redacted(), "page_size", cfg.pageSize, "concurrency", cfg.concurrency, "cache_ttl", cfg.cacheTTL, "demo", cfg.demo)
+
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
+	go func() {
+		<-ctx.Done()
+		logger.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdownCtx)
+	}()
+	if err := web.ListenAndServe(srv, cfg.web, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newLogger builds the go-kit logger of --log.level and --log.format and
+// bridges it to the *slog.Logger that exporter-toolkit and our packages
+// take.
+func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	var gk log.Logger
+	if cfg.logFormat == "json" {
+		gk = log.NewJSONLogger(log.NewSyncWriter(w))
+	} else {
+		gk = log.NewLogfmtLogger(log.NewSyncWriter(w))
+	}
+	gk = level.NewFilter(gk, level.Allow(level.ParseDefault(cfg.logLevel, level.InfoValue())))
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(cfg.logLevel)) // validated by kingpin's enum
+	return slog.New(slgk.NewGoKitHandler(gk, lvl))
+}
+
+// keySource returns where API keys come from. In demo mode the fake API
+// takes any key.
+func keySource(cfg *config) (client.KeySource, error) {
+	switch {
+	case cfg.demo:
+		return client.StaticKey("demo"), nil
+	case cfg.apiKeyFile != "":
+		return client.NewKeyFile(cfg.apiKeyFile)
+	default:
+		return client.StaticKey(cfg.apiKey), nil
+	}
+}
+
+// startDemo serves the simulated fleet on a loopback port until ctx ends
+// and returns its base URL.
+func startDemo(ctx context.Context, logger *slog.Logger) (*url.URL, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	fake := fakeapi.New("", nil)
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fake.SetNumbers(fakeapi.Demo(time.Now()))
+		fake.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	logger.Warn("demo mode: serving a simulated fleet instead of the Dasha API", "numbers", len(fakeapi.Demo(time.Now())), "fake_api", ln.Addr().String())
+	return &url.URL{Scheme: "http", Host: ln.Addr().String()}, nil
+}
