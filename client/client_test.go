@@ -1,0 +1,376 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
+)
+
+const testKey = "sk-test-5ecret-value"
+
+// numbers returns n plain registered numbers.
+func numbers(n int) []fakeapi.Number {
+	out := make([]fakeapi.Number, n)
+	for i := range out {
+		out[i] = fakeapi.Number{
+			ID:           fmt.Sprintf("00000000-0000-4000-8000-%012d", i),
+			PhoneNumber:  fmt.Sprintf("+1555%07d", i),
+			Registration: true,
+			RegistrationStatus: &fakeapi.Status{
+				State:       fakeapi.Ptr("Registered"),
+				LastUpdated: fakeapi.Ptr("2026-01-02T03:04:05Z"),
+				ExpiresAt:   fakeapi.Ptr("2026-01-02T04:04:05Z"),
+			},
+		}
+	}
+	return out
+}
+
+// newTestClient serves fake over httptest and returns a client of it.
+func newTestClient(t *testing.T, fake http.Handler, mutate func(*Config)) (*Client, *Metrics, *httptest.Server) {
+	t.Helper()
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	m := NewMetrics(prometheus.NewRegistry())
+	cfg := Config{BaseURL: u, Key: StaticKey(testKey), PageSize: 10, Concurrency: 3, Metrics: m}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, m, srv
+}
+
+func listCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestListPagesThroughEveryNumber(t *testing.T) {
+	fake := fakeapi.New(testKey, numbers(35))
+	c, m, _ := newTestClient(t, fake, nil)
+
+	for round := 1; round <= 2; round++ {
+		l, err := c.List(listCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Numbers) != 35 {
+			t.Fatalf("round %d: got %d numbers, want 35", round, len(l.Numbers))
+		}
+		seen := map[string]bool{}
+		for _, n := range l.Numbers {
+			if seen[n.ID] {
+				t.Fatalf("id %s listed twice", n.ID)
+			}
+			seen[n.ID] = true
+		}
+		if l.Requests != 4 {
+			t.Errorf("round %d: %d requests, want 4 pages of 10", round, l.Requests)
+		}
+	}
+	if got := testutil.ToFloat64(m.Requests.WithLabelValues("200")); got != 8 {
+		t.Errorf("dasha_api_requests_total{code=200} = %v, want 8", got)
+	}
+	if got := testutil.CollectAndCount(m.Duration); got != 1 {
+		t.Errorf("duration histogram series = %d", got)
+	}
+}
+
+func TestListEmptyFleet(t *testing.T) {
+	c, _, _ := newTestClient(t, fakeapi.New(testKey, nil), nil)
+	l, err := c.List(listCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Numbers) != 0 || l.Requests != 1 {
+		t.Fatalf("got %d numbers in %d requests, want 0 in 1", len(l.Numbers), l.Requests)
+	}
+}
+
+func TestListPassesFilters(t *testing.T) {
+	var got url.Values
+	fake := fakeapi.New(testKey, numbers(3))
+	c, _, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.URL.Query()
+		fake.ServeHTTP(w, r)
+	}), func(cfg *Config) {
+		cfg.Filters = Filters{PhoneNumber: "+15550000001", ProviderID: "3c90c3cc-0d44-4b50-8888-8dd25736052a", LinkedAgentID: "agent-7", UnlinkedOnly: true}
+		cfg.PageSize = 1000
+	})
+	if _, err := c.List(listCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	want := url.Values{
+		"skip": {"0"}, "take": {"1000"}, "phoneNumber": {"+15550000001"},
+		"providerId": {"3c90c3cc-0d44-4b50-8888-8dd25736052a"}, "linkedAgentId": {"agent-7"}, "unlinkedOnly": {"true"},
+	}
+	if got.Encode() != want.Encode() {
+		t.Errorf("query = %s, want %s", got.Encode(), want.Encode())
+	}
+}
+
+func TestListKeepsBasePath(t *testing.T) {
+	var path string
+	fake := fakeapi.New(testKey, numbers(1))
+	c, _, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.Path
+		r.URL.Path = strings.TrimPrefix(r.URL.Path, "/proxy")
+		fake.ServeHTTP(w, r)
+	}), func(cfg *Config) { cfg.BaseURL = cfg.BaseURL.JoinPath("/proxy/") })
+	if _, err := c.List(listCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if path != "/proxy/api/v1/sip-phone-numbers" {
+		t.Errorf("path = %q", path)
+	}
+}
+
+func TestDecodeNullsAndTimestamps(t *testing.T) {
+	body := `{"items":[
+	  {"id":"a","orgId":null,"phoneNumber":"+1","credentialsId":null,"registrationStatus":null,
+	   "description":null,"displayName":null,"registration":true,"providerId":null,"incomingCallsAgentId":null},
+	  {"id":"b","phoneNumber":"+2","registration":false,
+	   "registrationStatus":{"state":null,"errorDescription":null,"sipResponseMessage":null,"lastUpdated":null,"expiresAt":null}},
+	  {"id":"c","phoneNumber":"+3","displayName":"Quote \" back \\ nl \n","registrationStatus":{"state":"Registered",
+	   "lastUpdated":"2023-11-07T05:31:56.1234567Z","expiresAt":"2023-11-07T06:31:56+00:00"}},
+	  {"id":"d","phoneNumber":"+4","registrationStatus":{"state":"SomethingNew","lastUpdated":"2023-11-07T05:31:56.1234567",
+	   "expiresAt":"2023-11-07T08:31:56+02:00"}},
+	  {"id":"e","phoneNumber":"+5","registrationStatus":{"expiresAt":""}}
+	],"totalCount":5,"skip":0,"take":1000}`
+	p, err := decodePage(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Items) != 5 || *p.TotalCount != 5 {
+		t.Fatalf("got %d items, total %d", len(p.Items), *p.TotalCount)
+	}
+	a, b, c, d, e := p.Items[0], p.Items[1], p.Items[2], p.Items[3], p.Items[4]
+	if a.RegistrationStatus != nil || a.DisplayName != "" || a.OrgID != "" || !a.Registration {
+		t.Errorf("a = %+v", a)
+	}
+	if b.RegistrationStatus == nil || b.RegistrationStatus.State != "" || b.RegistrationStatus.ExpiresAt.IsSet() {
+		t.Errorf("b = %+v", b.RegistrationStatus)
+	}
+	if c.DisplayName != "Quote \" back \\ nl \n" {
+		t.Errorf("c display name = %q", c.DisplayName)
+	}
+	wantLast := time.Date(2023, 11, 7, 5, 31, 56, 123456700, time.UTC)
+	if got := c.RegistrationStatus.LastUpdated.Time; !got.Equal(wantLast) {
+		t.Errorf("7-digit fraction: got %v, want %v", got, wantLast)
+	}
+	if got := c.RegistrationStatus.ExpiresAt.Time; !got.Equal(time.Date(2023, 11, 7, 6, 31, 56, 0, time.UTC)) {
+		t.Errorf("+00:00 offset: got %v", got)
+	}
+	if got := d.RegistrationStatus.LastUpdated.Time; !got.Equal(wantLast) {
+		t.Errorf("no offset (taken as UTC): got %v", got)
+	}
+	if got := d.RegistrationStatus.ExpiresAt.Time; !got.Equal(time.Date(2023, 11, 7, 6, 31, 56, 0, time.UTC)) {
+		t.Errorf("+02:00 offset: got %v", got)
+	}
+	if d.RegistrationStatus.State != "SomethingNew" {
+		t.Errorf("unknown state lost: %q", d.RegistrationStatus.State)
+	}
+	if e.RegistrationStatus.ExpiresAt.IsSet() {
+		t.Errorf("empty timestamp should be unset")
+	}
+}
+
+func TestDecodeRejectsBadPages(t *testing.T) {
+	for name, tc := range map[string]struct{ body, want string }{
+		"html":          {"<html>Bad gateway</html>", "not the expected JSON"},
+		"empty":         {"", "empty"},
+		"cut off":       {`{"items":[{"id":"a"`, "cut off"},
+		"no totalCount": {`{"items":[]}`, "no totalCount"},
+		"negative":      {`{"items":[],"totalCount":-1}`, "negative totalCount"},
+		"no id":         {`{"items":[{"phoneNumber":"+1"}],"totalCount":1}`, "no id"},
+		"bad timestamp": {`{"items":[{"id":"a","registrationStatus":{"expiresAt":"yesterday"}}],"totalCount":1}`, `timestamp "yesterday"`},
+		"items object":  {`{"items":{},"totalCount":0}`, "not the expected JSON"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := decodePage(strings.NewReader(tc.body))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestProblemDetailsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		want   []string
+	}{
+		{http.StatusUnauthorized, []string{"401 Unauthorized", "The API key is invalid or expired.", "DASHA_API_KEY"}},
+		{http.StatusForbidden, []string{"403 Forbidden", "Nope"}},
+		{http.StatusNotFound, []string{"404 Not Found", "--dasha.url"}},
+		{http.StatusBadRequest, []string{"400 Bad Request", "Nope"}},
+	} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			fake := fakeapi.New(testKey, numbers(1))
+			fake.SetInterceptor(func(w http.ResponseWriter, r *http.Request, _ int) bool {
+				if tc.status == http.StatusUnauthorized {
+					return false // the fake itself refuses the wrong key
+				}
+				fakeapi.WriteProblem(w, tc.status, "Nope", "detail for "+http.StatusText(tc.status))
+				return true
+			})
+			c, m, _ := newTestClient(t, fake, func(cfg *Config) {
+				if tc.status == http.StatusUnauthorized {
+					cfg.Key = StaticKey("sk-wrong-key")
+				}
+			})
+			_, err := c.List(listCtx(t))
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.Status != tc.status {
+				t.Fatalf("error = %v, want an APIError %d", err, tc.status)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "sk-") {
+				t.Errorf("error leaks the key: %q", err)
+			}
+			if n := fake.Requests(); n != 1 {
+				t.Errorf("%d requests: a %d must not be retried", n, tc.status)
+			}
+			if got := testutil.ToFloat64(m.Requests.WithLabelValues(fmt.Sprint(tc.status))); got != 1 {
+				t.Errorf("requests{code=%d} = %v", tc.status, got)
+			}
+		})
+	}
+}
+
+func TestPlainTextErrorBody(t *testing.T) {
+	c, _, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "upstream\nconnect error", http.StatusBadGateway)
+	}), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := c.List(ctx)
+	if err == nil || !strings.Contains(err.Error(), "502 Bad Gateway: upstream connect error") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestUnreachableURL(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	u, _ := url.Parse(srv.URL)
+	srv.Close() // nothing listens there now
+	m := NewMetrics(nil)
+	c, err := New(Config{BaseURL: u, Key: StaticKey(testKey), PageSize: 10, Concurrency: 1, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = c.List(ctx)
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("error = %v, want connection refused", err)
+	}
+	if got := testutil.ToFloat64(m.Requests.WithLabelValues("error")); got < 1 {
+		t.Errorf(`requests{code="error"} = %v`, got)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	good, _ := url.Parse("https://blackbox.dasha.ai")
+	withUser, _ := url.Parse("https://user:pw@blackbox.dasha.ai")
+	relative, _ := url.Parse("/api")
+	for name, cfg := range map[string]Config{
+		"relative url": {BaseURL: relative, Key: StaticKey("k"), PageSize: 10, Concurrency: 1},
+		"credentials":  {BaseURL: withUser, Key: StaticKey("k"), PageSize: 10, Concurrency: 1},
+		"page size 0":  {BaseURL: good, Key: StaticKey("k"), PageSize: 0, Concurrency: 1},
+		"page size":    {BaseURL: good, Key: StaticKey("k"), PageSize: 1001, Concurrency: 1},
+		"concurrency":  {BaseURL: good, Key: StaticKey("k"), PageSize: 10, Concurrency: 0},
+		"no key":       {BaseURL: good, PageSize: 10, Concurrency: 1},
+	} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("%s: New accepted %+v", name, cfg)
+		}
+	}
+}
+
+func TestKeyFileIsReadAgainWhenItChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(path, []byte("old-key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kf, err := NewKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := fakeapi.New("old-key", numbers(2))
+	c, _, _ := newTestClient(t, fake, func(cfg *Config) { cfg.Key = kf })
+	if _, err := c.List(listCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rotate: the API takes only the new key now.
+	fake.Key = "new-key"
+	if err := os.WriteFile(path, []byte("  new-key  \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(2 * time.Second) // a distinct mtime even on coarse clocks
+	os.Chtimes(path, later, later)
+	if _, err := c.List(listCtx(t)); err != nil {
+		t.Fatalf("after rotation: %v", err)
+	}
+
+	// An emptied file is an error that names the file, not the old key.
+	os.WriteFile(path, nil, 0o600)
+	os.Chtimes(path, later.Add(time.Second), later.Add(time.Second))
+	_, err = kf.Key()
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("emptied key file: %v", err)
+	}
+}
+
+func TestNewKeyFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := NewKeyFile(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: %v", err)
+	}
+	bad := filepath.Join(dir, "bad")
+	os.WriteFile(bad, []byte("two words"), 0o600)
+	_, err := NewKeyFile(bad)
+	if err == nil || !strings.Contains(err.Error(), "white space") || strings.Contains(err.Error(), "two words") {
+		t.Errorf("key with a space: %v", err)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"":                              0,
+		"7":                             7 * time.Second,
+		" 0 ":                           0,
+		"-3":                            0,
+		"soon":                          0,
+		"Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second,
+		"Wed, 31 Dec 2025 23:59:00 GMT": 0,
+	} {
+		if got := parseRetryAfter(in, now); got != want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
