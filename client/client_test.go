@@ -374,3 +374,13 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestEchoedKeyIsRedacted(t *testing.T) {
+	c, _, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fakeapi.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "unknown key "+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	}), nil)
+	_, err := c.List(listCtx(t))
+	if err == nil || strings.Contains(err.Error(), testKey) || !strings.Contains(err.Error(), "unknown key [REDACTED]") {
+		t.Fatalf("error = %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -47,8 +48,12 @@ var statusHint = map[int]string{
 const maxProblemBody = 64 << 10
 
 // newAPIError builds an APIError from an error answer's body, which may be
-// ProblemDetails JSON, other text, or empty.
-func newAPIError(status int, path string, body []byte) *APIError {
+// ProblemDetails JSON, other text, or empty. An API that echoes the key
+// back must not get it into logs: it is replaced wherever it appears.
+func newAPIError(status int, path string, body []byte, key string) *APIError {
+	if key != "" {
+		body = bytes.ReplaceAll(body, []byte(key), []byte("[REDACTED]"))
+	}
 	e := &APIError{Status: status, Path: path}
 	if json.Unmarshal(body, e) != nil || (e.Title == "" && e.Detail == "") {
 		// Not ProblemDetails: keep a short, single-line excerpt as detail.
