@@ -24,10 +24,12 @@ const ListPath = "/api/v1/sip-phone-numbers"
 // MaxPageSize is the largest take the API accepts.
 const MaxPageSize = 1000
 
+// maxPageBody bounds one page's body: 1000 items are about 1 MB. It is a
+// variable so that tests can lower it.
+var maxPageBody int64 = 32 << 20
+
 // Limits that keep a misbehaving API from exhausting the exporter.
 const (
-	// maxPageBody bounds one page's body: 1000 items are about 1 MB.
-	maxPageBody = 32 << 20
 	// maxAttempts bounds tries of one request (first try included).
 	maxAttempts = 4
 	// maxRelists bounds how often a shifting list is taken again.
@@ -298,7 +300,7 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
-		apiErr := newAPIError(resp.StatusCode, u.RequestURI(), body)
+		apiErr := newAPIError(resp.StatusCode, u.RequestURI(), body, key)
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			return nil, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), apiErr
@@ -338,7 +340,7 @@ func decodePage(body io.Reader) (*page, error) {
 	if err := dec.Decode(&p); err != nil {
 		switch {
 		case r.r.N <= 0:
-			return nil, fmt.Errorf("the page is larger than %d MiB", maxPageBody>>20)
+			return nil, fmt.Errorf("the page is larger than the limit of %d bytes", maxPageBody)
 		case r.err != nil:
 			return nil, &cutOffError{r.err}
 		case errors.Is(err, io.ErrUnexpectedEOF):
@@ -377,6 +379,10 @@ func (r *readErrRecorder) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// maxRetryAfterSeconds caps a Retry-After in seconds (a day), far beyond any
+// scrape deadline, so that huge values cannot overflow a Duration.
+const maxRetryAfterSeconds = 24 * 3600
+
 // parseRetryAfter reads Retry-After as seconds or an HTTP date; without a
 // usable value it returns 0, the default backoff.
 func parseRetryAfter(v string, now time.Time) time.Duration {
@@ -384,8 +390,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil {
+		// Cap what would overflow a Duration: any wait that long passes
+		// every deadline anyway.
+		return time.Duration(min(s, maxRetryAfterSeconds)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(t.Sub(now), 0)
