@@ -323,6 +323,11 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 		}
 		return nil, -1, err
 	}
+	// The decoder stops at the end of the JSON value, which with a chunked
+	// answer is before the last chunk. Read the body to its end so that
+	// the connection goes back to the pool: closing an unread body closes
+	// the connection, and every page would pay a new TLS handshake.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return p, 0, nil
 }
 
