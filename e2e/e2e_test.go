@@ -79,8 +79,8 @@ const (
 // fleet returns the numbers the fake API serves at the start:
 //   - six healthy registered numbers (state Registered, 200 OK, refreshed two
 //     minutes ago, expiring 70 minutes ahead: more than an hour, so that they
-//     stay out of the dashboard's "expiring within 1h" panels; see the
-//     report in docs/testing.md),
+//     stay out of the dashboard's "expiring within 1h" panels; see
+//     docs/testing.md),
 //   - one healthy number whose registration expires in 8 minutes,
 //   - one number with registration switched off (state Disabled) that also
 //     carries an error, a 403 and an expiresAt two hours in the past: every
