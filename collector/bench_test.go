@@ -1,0 +1,300 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dasha-exporter/dasha_exporter/client"
+	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
+)
+
+// bnFleet is a fleet of n numbers that looks like a real one: most
+// registered, some failing with an error and a SIP answer, some with
+// registration off or no status at all.
+func bnFleet(n int) []fakeapi.Number {
+	out := make([]fakeapi.Number, n)
+	org := fakeapi.Ptr("3f1c2a9e-6b7d-4e21-9a8b-5c4d3e2f1a00")
+	providers := []*string{fakeapi.Ptr("0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a01"), fakeapi.Ptr("0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a02")}
+	for i := range out {
+		n := fakeapi.Number{
+			ID:             fmt.Sprintf("8d0e9c1a-0000-4000-8000-%012d", i),
+			OrgID:          org,
+			PhoneNumber:    fmt.Sprintf("+1415%07d", i),
+			CredentialsID:  fakeapi.Ptr(fmt.Sprintf("c7a1f0e2-0000-4000-8000-%012d", i)),
+			CreatedTime:    "2024-03-01T10:11:12.1234567Z",
+			LastUpdateTime: "2025-06-01T10:00:00.1234567Z",
+			RegistrationStatus: &fakeapi.Status{State: fakeapi.Ptr("Registered"), SIPResponseMessage: fakeapi.Ptr("200 OK"),
+				LastUpdated: fakeapi.Ptr("2026-11-28T11:30:00Z"), ExpiresAt: fakeapi.Ptr("2026-11-28T12:30:00Z")},
+			Description:  fakeapi.Ptr(fmt.Sprintf("number %d of the fleet, used by team %d", i, i%40)),
+			DisplayName:  fakeapi.Ptr(fmt.Sprintf("line %d", i)),
+			Registration: true,
+			ProviderID:   providers[i%2],
+		}
+		switch {
+		case i%20 == 0:
+			n.RegistrationStatus = &fakeapi.Status{State: fakeapi.Ptr("Failed"), ErrorDescription: fakeapi.Ptr("Registration rejected by the registrar: authentication failed"),
+				SIPResponseMessage: fakeapi.Ptr("SIP/2.0 403 Forbidden"), LastUpdated: fakeapi.Ptr("2026-11-28T11:00:00.1234567Z")}
+		case i%50 == 1:
+			n.Registration = false
+			n.RegistrationStatus = &fakeapi.Status{State: fakeapi.Ptr("Disabled")}
+		case i%97 == 2:
+			n.RegistrationStatus = nil
+		}
+		if i%3 == 0 {
+			n.IncomingCallsAgentID = fakeapi.Ptr(fmt.Sprintf("agent-%d", i%17))
+		}
+		out[i] = n
+	}
+	return out
+}
+
+// bnPages serves pre-encoded pages from memory, so that a benchmark
+// measures the exporter and not the fake's JSON encoding or a network.
+type bnPages struct{ pages map[string][]byte }
+
+func newBNPages(n, take int) *bnPages {
+	fake := fakeapi.New("", bnFleet(n))
+	p := &bnPages{pages: map[string][]byte{}}
+	for skip := 0; skip < max(n, 1)+2*take; skip += take {
+		rec := httptest.NewRecorder()
+		fake.ServeHTTP(rec, httptest.NewRequest("GET", fmt.Sprintf("/api/v1/sip-phone-numbers?skip=%d&take=%d", skip, take), nil))
+		p.pages[strconv.Itoa(skip)] = rec.Body.Bytes()
+	}
+	return p
+}
+
+func (p *bnPages) RoundTrip(r *http.Request) (*http.Response, error) {
+	b, ok := p.pages[r.URL.Query().Get("skip")]
+	if !ok {
+		return nil, fmt.Errorf("no page at %s", r.URL.RawQuery)
+	}
+	return &http.Response{
+		StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": {"application/json; charset=utf-8"}},
+		Body:          io.NopCloser(bytes.NewReader(b)),
+		ContentLength: int64(len(b)),
+		Request:       r,
+	}, nil
+}
+
+// bnWriter is a ResponseWriter that counts and drops the answer.
+type bnWriter struct {
+	h     http.Header
+	n     int64
+	lines int64
+}
+
+func (w *bnWriter) Header() http.Header { return w.h }
+func (w *bnWriter) WriteHeader(int)     {}
+func (w *bnWriter) Write(b []byte) (int, error) {
+	w.n += int64(len(b))
+	w.lines += int64(bytes.Count(b, []byte{'\n'}))
+	return len(b), nil
+}
+
+// bnHandler is the /metrics handler as main wires it, listing through the
+// real client over rt.
+func bnHandler(b *testing.B, rt http.RoundTripper, base string) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	u, _ := url.Parse(base)
+	c, err := client.New(client.Config{BaseURL: u, Key: client.StaticKey("k"), PageSize: 1000, Concurrency: 4,
+		HTTPClient: &http.Client{Transport: rt}, Metrics: client.NewMetrics(reg)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(client.NewShared(c, 0), Options{States: DefaultStates, HealthyStates: DefaultHealthyStates}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return NewHandler(HandlerOpts{Exporter: e, Gatherer: reg, Timeout: time.Minute})
+}
+
+var bnSizes = []int{1000, 10000, 100000}
+
+// BenchmarkScrape is a full scrape through the /metrics handler: listing
+// (pre-encoded pages, no network), the exporter's own metrics, and every
+// per-number series through the text fast path, into a discarding writer.
+func BenchmarkScrape(b *testing.B) {
+	for _, n := range bnSizes {
+		b.Run(fmt.Sprintf("numbers=%d", n), func(b *testing.B) {
+			h := bnHandler(b, newBNPages(n, 1000), "http://fake.invalid")
+			req := httptest.NewRequest("GET", "/metrics", nil)
+			h.ServeHTTP(&bnWriter{h: http.Header{}}, req) // learn the page count
+			var w *bnWriter
+			b.ReportAllocs()
+			for b.Loop() {
+				w = &bnWriter{h: http.Header{}}
+				h.ServeHTTP(w, req)
+			}
+			b.ReportMetric(float64(w.n), "bytes/scrape")
+			b.ReportMetric(float64(w.lines), "lines/scrape")
+		})
+	}
+}
+
+// bnScrape lists n numbers once and returns the Scrape.
+func bnScrape(b *testing.B, n int) *Scrape {
+	u, _ := url.Parse("http://fake.invalid")
+	c, err := client.New(client.Config{BaseURL: u, Key: client.StaticKey("k"), PageSize: 1000, Concurrency: 4,
+		HTTPClient: &http.Client{Transport: newBNPages(n, 1000)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(c, Options{States: DefaultStates, HealthyStates: DefaultHealthyStates}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := e.Scrape(context.Background())
+	if !s.OK() {
+		b.Fatal(s.Err)
+	}
+	return s
+}
+
+// BenchmarkWriteText is the text fast path alone, for a listing in hand.
+func BenchmarkWriteText(b *testing.B) {
+	for _, n := range bnSizes {
+		b.Run(fmt.Sprintf("numbers=%d", n), func(b *testing.B) {
+			s := bnScrape(b, n)
+			w := &bnWriter{}
+			b.ReportAllocs()
+			for b.Loop() {
+				*w = bnWriter{}
+				if err := s.WriteText(w); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(w.n), "bytes/scrape")
+			b.ReportMetric(float64(w.lines-2*int64(len(families)))/float64(n), "series/number")
+		})
+	}
+}
+
+// BenchmarkGatherConst is what the text path avoids: the same listing
+// gathered as const metrics through a prometheus.Registry and encoded with
+// expfmt, as promhttp would.
+func BenchmarkGatherConst(b *testing.B) {
+	for _, n := range bnSizes {
+		b.Run(fmt.Sprintf("numbers=%d", n), func(b *testing.B) {
+			s := bnScrape(b, n)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(s)
+			w := &bnWriter{}
+			b.ReportAllocs()
+			for b.Loop() {
+				*w = bnWriter{}
+				mfs, err := reg.Gather()
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, mf := range mfs {
+					if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(w.n), "bytes/scrape")
+		})
+	}
+}
+
+// BenchmarkLatency is the speed target: 10,000 numbers behind an API that
+// takes 50ms per page, page size 1000, concurrency 4, over loopback HTTP.
+//
+//   - floor: the least any client can do: GET and decode the first page,
+//     then the other nine, four at a time.
+//   - scrape: a full scrape through the /metrics handler, after a first
+//     scrape has taught the client the page count (steady state).
+//   - scrape-cold: the first scrape of a new exporter (no guess yet).
+func BenchmarkLatency(b *testing.B) {
+	const n, take, conc = 10000, 1000, 4
+	fake := fakeapi.New("", bnFleet(n))
+	fake.Latency = 50 * time.Millisecond
+	srv := httptest.NewServer(fake)
+	b.Cleanup(srv.Close)
+	warm := &http.Client{}
+	for skip := 0; skip < n+take; skip += take { // fill the fake's page cache
+		resp, err := warm.Get(fmt.Sprintf("%s/api/v1/sip-phone-numbers?skip=%d&take=%d", srv.URL, skip, take))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+
+	b.Run("floor", func(b *testing.B) {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = conc
+		hc := &http.Client{Transport: tr}
+		b.Cleanup(tr.CloseIdleConnections)
+		get := func(skip int) (int, error) {
+			resp, err := hc.Get(fmt.Sprintf("%s/api/v1/sip-phone-numbers?skip=%d&take=%d", srv.URL, skip, take))
+			if err != nil {
+				return 0, err
+			}
+			defer resp.Body.Close()
+			var p struct {
+				Items      []client.PhoneNumber `json:"items"`
+				TotalCount int                  `json:"totalCount"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&p)
+			io.Copy(io.Discard, resp.Body)
+			return p.TotalCount, err
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			total, err := get(0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			g := errgroup.Group{}
+			g.SetLimit(conc)
+			for skip := take; skip < total; skip += take {
+				g.Go(func() error { _, err := get(skip); return err })
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	scrape := func(b *testing.B, cold bool) {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = conc
+		b.Cleanup(tr.CloseIdleConnections)
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		h := bnHandler(b, tr, srv.URL)
+		if !cold {
+			h.ServeHTTP(&bnWriter{h: http.Header{}}, req)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if cold {
+				b.StopTimer()
+				h = bnHandler(b, tr, srv.URL)
+				b.StartTimer()
+			}
+			w := &bnWriter{h: http.Header{}}
+			h.ServeHTTP(w, req)
+			if w.lines < n {
+				b.Fatalf("the scrape wrote %d lines", w.lines)
+			}
+		}
+	}
+	b.Run("scrape", func(b *testing.B) { scrape(b, false) })
+	b.Run("scrape-cold", func(b *testing.B) { scrape(b, true) })
+}
