@@ -57,7 +57,7 @@ func FuzzSIPCode(f *testing.F) {
 func FuzzWriteText(f *testing.F) {
 	type seed struct {
 		id, phone, display, org, state, errDesc, sip, lastUpdated, expiresAt string
-		registration, nullStatus                                              bool
+		registration, nullStatus                                             bool
 	}
 	for _, s := range []seed{
 		{"8d0e9c1a-0000-4000-8000-000000000001", "+14155550101", "Support", "org-1", "Registered", "", "200 OK", "2026-11-28T11:00:00Z", "2026-11-28T12:30:00Z", true, false},
