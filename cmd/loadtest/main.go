@@ -1,0 +1,302 @@
+// Command loadtest measures the real dasha_exporter binary against an
+// in-process fake Dasha API of N numbers: it builds (or takes) the
+// exporter, starts it against the fake, scrapes /metrics K times as
+// Prometheus does (gzip), and reports per scrape the wall time, the CPU
+// seconds of the exporter process (/proc/<pid>/stat), the bytes it
+// allocated (go_memstats_alloc_bytes_total), the bytes of exposition, the
+// series per number, and the exporter's peak RSS (/proc/<pid>/status
+// VmHWM).
+//
+//	go run ./cmd/loadtest -numbers 1000,10000,100000 -scrapes 5
+//
+// It runs on Linux only (it reads /proc).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
+)
+
+const apiKey = "loadtest-key-0123456789"
+
+func main() {
+	var (
+		numbers     = flag.String("numbers", "1000,10000,100000", "comma-separated fleet sizes")
+		scrapes     = flag.Int("scrapes", 5, "scrapes per fleet size (the first is reported apart: it has no page-count guess)")
+		latency     = flag.Duration("latency", 0, "fake API latency per page")
+		binary      = flag.String("exporter", "", "exporter binary; empty: go build the repository at -repo")
+		repo        = flag.String("repo", ".", "repository root to build the exporter from")
+		concurrency = flag.Int("concurrency", 4, "--dasha.concurrency")
+		extraArgs   = flag.String("args", "", "extra exporter flags, space separated")
+		env         = flag.String("env", "", "extra exporter environment, e.g. GOGC=50, comma separated")
+	)
+	flag.Parse()
+	if err := run(*numbers, *scrapes, *latency, *binary, *repo, *concurrency, *extraArgs, *env); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(numbers string, scrapes int, latency time.Duration, binary, repo string, concurrency int, extraArgs, env string) error {
+	if binary == "" {
+		dir, err := os.MkdirTemp("", "loadtest")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		binary = filepath.Join(dir, "dasha_exporter")
+		build := exec.Command("go", "build", "-o", binary, ".")
+		build.Dir, build.Stdout, build.Stderr = repo, os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build: %w", err)
+		}
+	}
+	fmt.Printf("%-8s %-6s %9s %9s %12s %13s %9s %11s %9s %9s\n",
+		"numbers", "scrape", "wall_s", "cpu_s", "alloc_MB", "exposition_MB", "gzip_MB", "series/num", "rss_MB", "hwm_MB")
+	for _, f := range strings.Split(numbers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("bad -numbers %q", numbers)
+		}
+		if err := measure(n, scrapes, latency, binary, concurrency, extraArgs, env); err != nil {
+			return fmt.Errorf("%d numbers: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func measure(n, scrapes int, latency time.Duration, binary string, concurrency int, extraArgs, env string) error {
+	fake := fakeapi.New(apiKey, Fleet(n))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	api := &http.Server{Handler: fake}
+	go api.Serve(ln)
+	defer api.Close()
+	apiURL := "http://" + ln.Addr().String()
+	// Encode every page once before measuring, so that the fake's work is
+	// not mixed into the exporter's timings.
+	for skip := 0; skip < n+1000; skip += 1000 {
+		resp, err := http.Get(fmt.Sprintf("%s/api/v1/sip-phone-numbers?skip=%d&take=1000", apiURL, skip))
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	fake.Latency = latency
+
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	args := []string{"--dasha.url=" + apiURL, "--web.listen-address=" + port, "--dasha.timeout=120s",
+		"--dasha.concurrency=" + strconv.Itoa(concurrency), "--log.level=warn"}
+	args = append(args, strings.Fields(extraArgs)...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "DASHA_API_KEY="+apiKey)
+	if env != "" {
+		cmd.Env = append(cmd.Env, strings.Split(env, ",")...)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	base := "http://" + port
+	if err := waitReady(base + "/-/ready"); err != nil {
+		return err
+	}
+
+	hc := &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: 5 * time.Minute}
+	prevCPU, _ := cpuSeconds(pid)
+	prevAlloc := -1.0
+	for i := 1; i <= scrapes; i++ {
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", base+"/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip") // as Prometheus asks
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "120")
+		start := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		wire, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		wall := time.Since(start)
+		if err != nil {
+			return err
+		}
+		body := wire
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(wire))
+			if err != nil {
+				return err
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				return err
+			}
+		}
+		cpu, err := cpuSeconds(pid)
+		if err != nil {
+			return err
+		}
+		rss, hwm, err := memory(pid)
+		if err != nil {
+			return err
+		}
+		m := sampleValues(body, "dasha_up", "dasha_sip_phone_numbers", "go_memstats_alloc_bytes_total")
+		if m["dasha_up"] != 1 || m["dasha_sip_phone_numbers"] != float64(n) {
+			return fmt.Errorf("scrape %d incomplete: dasha_up %v, dasha_sip_phone_numbers %v", i, m["dasha_up"], m["dasha_sip_phone_numbers"])
+		}
+		alloc := "-"
+		if prevAlloc >= 0 {
+			alloc = fmt.Sprintf("%.1f", (m["go_memstats_alloc_bytes_total"]-prevAlloc)/1e6)
+		}
+		prevAlloc = m["go_memstats_alloc_bytes_total"]
+		series := countSeries(body, "dasha_sip_")
+		fmt.Printf("%-8d %-6d %9.3f %9.3f %12s %13.1f %9.1f %11.2f %9.1f %9.1f\n",
+			n, i, wall.Seconds(), cpu-prevCPU, alloc, float64(len(body))/1e6, float64(len(wire))/1e6,
+			float64(series-1)/float64(n), rss, hwm) // -1: dasha_sip_phone_numbers
+		prevCPU = cpu
+	}
+	return nil
+}
+
+// Fleet is a fleet of n numbers that looks like a real one: most
+// registered, 5% failing with an error and a SIP answer, 2% with
+// registration off, 1% with no status at all.
+func Fleet(n int) []fakeapi.Number {
+	out := make([]fakeapi.Number, n)
+	org := fakeapi.Ptr("3f1c2a9e-6b7d-4e21-9a8b-5c4d3e2f1a00")
+	providers := []*string{fakeapi.Ptr("0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a01"), fakeapi.Ptr("0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a02")}
+	now := time.Now().UTC().Truncate(time.Second)
+	for i := range out {
+		num := fakeapi.Number{
+			ID:             fmt.Sprintf("8d0e9c1a-0000-4000-8000-%012d", i),
+			OrgID:          org,
+			PhoneNumber:    fmt.Sprintf("+1415%07d", i),
+			CredentialsID:  fakeapi.Ptr(fmt.Sprintf("c7a1f0e2-0000-4000-8000-%012d", i)),
+			CreatedTime:    "2024-03-01T10:11:12.1234567Z",
+			LastUpdateTime: "2025-06-01T10:00:00.1234567Z",
+			RegistrationStatus: &fakeapi.Status{State: fakeapi.Ptr("Registered"), SIPResponseMessage: fakeapi.Ptr("200 OK"),
+				LastUpdated: fakeapi.Timestamp(now.Add(-30 * time.Minute)), ExpiresAt: fakeapi.Timestamp(now.Add(30 * time.Minute))},
+			Description:  fakeapi.Ptr(fmt.Sprintf("number %d of the fleet, used by team %d", i, i%40)),
+			DisplayName:  fakeapi.Ptr(fmt.Sprintf("line %d", i)),
+			Registration: true,
+			ProviderID:   providers[i%2],
+		}
+		switch {
+		case i%20 == 0:
+			num.RegistrationStatus = &fakeapi.Status{State: fakeapi.Ptr("Failed"), ErrorDescription: fakeapi.Ptr("Registration rejected by the registrar: authentication failed"),
+				SIPResponseMessage: fakeapi.Ptr("SIP/2.0 403 Forbidden"), LastUpdated: fakeapi.Timestamp(now.Add(-time.Hour))}
+		case i%50 == 1:
+			num.Registration = false
+			num.RegistrationStatus = &fakeapi.Status{State: fakeapi.Ptr("Disabled")}
+		case i%97 == 2:
+			num.RegistrationStatus = nil
+		}
+		if i%3 == 0 {
+			num.IncomingCallsAgentID = fakeapi.Ptr(fmt.Sprintf("agent-%d", i%17))
+		}
+		out[i] = num
+	}
+	return out
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func waitReady(u string) error {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(u); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("the exporter was not ready at %s within 30s", u)
+}
+
+// cpuSeconds is the process's user plus system CPU time (clock ticks of
+// 1/100 s, as on every Linux this runs on).
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100, nil
+}
+
+// memory returns VmRSS and VmHWM (peak RSS) in MB.
+func memory(pid int) (rss, hwm float64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		switch k {
+		case "VmRSS":
+			rss = kb * 1024 / 1e6
+		case "VmHWM":
+			hwm = kb * 1024 / 1e6
+		}
+	}
+	return rss, hwm, sc.Err()
+}
+
+// sampleValues finds unlabelled samples by name.
+func sampleValues(body []byte, names ...string) map[string]float64 {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]float64{}
+	for line := range bytes.Lines(body) {
+		name, val, ok := strings.Cut(strings.TrimSpace(string(line)), " ")
+		if ok && want[name] {
+			out[name], _ = strconv.ParseFloat(val, 64)
+		}
+	}
+	return out
+}
+
+// countSeries counts sample lines whose name starts with prefix.
+func countSeries(body []byte, prefix string) int {
+	n := 0
+	for line := range bytes.Lines(body) {
+		if bytes.HasPrefix(line, []byte(prefix)) {
+			n++
+		}
+	}
+	return n
+}
