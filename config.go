@@ -45,6 +45,40 @@ var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 // DASHA_API_KEY. Usage and errors go to stderr; the error names the flag.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	c := &config{}
+	app, rawURL := newApp(c, stderr)
+	if _, err := app.Parse(args); err != nil {
+		return nil, nameFlag(args, err)
+	}
+	if err := c.validate(*rawURL, getenv("DASHA_API_KEY")); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// nameFlag adds the flag at fault to a kingpin error, whose value errors
+// ("strconv.ParseFloat: parsing \"ten\"") do not say which flag was wrong.
+func nameFlag(args []string, err error) error {
+	app, _ := newApp(&config{}, io.Discard)
+	pc, perr := app.ParseContext(args)
+	if perr != nil {
+		return err
+	}
+	for _, el := range pc.Elements {
+		flag, ok := el.Clause.(*kingpin.FlagClause)
+		if !ok || el.Value == nil {
+			continue
+		}
+		name := flag.Model().Name
+		probe, _ := newApp(&config{}, io.Discard)
+		if _, ferr := probe.Parse([]string{"--" + name + "=" + *el.Value}); ferr != nil {
+			return fmt.Errorf("--%s: %w", name, err)
+		}
+	}
+	return err
+}
+
+// newApp declares the flags, writing their values into c.
+func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app := kingpin.New("dasha_exporter", "Prometheus exporter for the SIP registrations of Dasha BlackBox phone numbers.")
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
@@ -69,14 +103,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&c.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&c.logFormat, "logfmt", "json")
 	c.web = kingpinflag.AddFlags(app, ":9612")
-
-	if _, err := app.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := c.validate(*rawURL, getenv("DASHA_API_KEY")); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return app, rawURL
 }
 
 // validate checks what kingpin cannot and fills in the URL and key.

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	c, err := parseConfig(nil, env(map[string]string{"DASHA_API_KEY": " sk-abc \n"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.url.String() != "https://blackbox.dasha.ai" || c.apiKey != "sk-abc" || c.pageSize != 1000 || c.concurrency != 4 ||
+		c.timeout != 10*time.Second || c.timeoutOffset != 500*time.Millisecond || c.cacheTTL != 0 ||
+		c.telemetryPath != "/metrics" || (*c.web.WebListenAddresses)[0] != ":9612" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if strings.Join(c.collector.States, ",") != "Registered,Registering,Failed,Disabled" || strings.Join(c.collector.HealthyStates, ",") != "Registered" {
+		t.Errorf("states: %v healthy: %v", c.collector.States, c.collector.HealthyStates)
+	}
+}
+
+func TestParseConfigRepeatableStates(t *testing.T) {
+	c, err := parseConfig([]string{"--demo", "--registration.state=Registered", "--registration.state=Failed",
+		"--registration.healthy-state=Registered", "--registration.healthy-state=Refreshing"}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.collector.States, ",") != "Registered,Failed" || strings.Join(c.collector.HealthyStates, ",") != "Registered,Refreshing" {
+		t.Errorf("states %v healthy %v", c.collector.States, c.collector.HealthyStates)
+	}
+}
+
+func TestParseConfigKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(path, []byte("sk-file\n"), 0o600)
+	c, err := parseConfig([]string{"--dasha.api-key-file", path}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keySource(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := ks.Key(); k != "sk-file" {
+		t.Errorf("key %q", k)
+	}
+}
+
+func TestParseConfigRejectsBadInput(t *testing.T) {
+	const key = "sk-secret-value"
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "no API key"},
+		{[]string{"--dasha.page-size=0"}, map[string]string{"DASHA_API_KEY": key}, "--dasha.page-size 0 is out of range 1..1000"},
+		{[]string{"--dasha.page-size=1001"}, map[string]string{"DASHA_API_KEY": key}, "--dasha.page-size 1001"},
+		{[]string{"--dasha.page-size=ten"}, map[string]string{"DASHA_API_KEY": key}, "page-size"},
+		{[]string{"--dasha.concurrency=0"}, map[string]string{"DASHA_API_KEY": key}, "--dasha.concurrency 0"},
+		{[]string{"--dasha.url=blackbox.dasha.ai"}, map[string]string{"DASHA_API_KEY": key}, "--dasha.url"},
+		{[]string{"--dasha.url=ftp://x"}, map[string]string{"DASHA_API_KEY": key}, "--dasha.url"},
+		{[]string{"--dasha.url=https://u:pw@x"}, map[string]string{"DASHA_API_KEY": key}, "must not carry credentials"},
+		{[]string{"--dasha.timeout=0s"}, map[string]string{"DASHA_API_KEY": key}, "--dasha.timeout"},
+		{[]string{"--dasha.timeout-offset=-1s"}, map[string]string{"DASHA_API_KEY": key}, "--dasha.timeout-offset"},
+		{[]string{"--dasha.cache-ttl=-1s"}, map[string]string{"DASHA_API_KEY": key}, "--dasha.cache-ttl"},
+		{[]string{"--dasha.provider-id=acme"}, map[string]string{"DASHA_API_KEY": key}, "not a uuid"},
+		{[]string{"--dasha.unlinked-only", "--dasha.linked-agent-id=a"}, map[string]string{"DASHA_API_KEY": key}, "contradict"},
+		{[]string{"--dasha.api-key-file", filepath.Join(dir, "x")}, map[string]string{"DASHA_API_KEY": key}, "both DASHA_API_KEY and --dasha.api-key-file"},
+		{nil, map[string]string{"DASHA_API_KEY": "two " + key}, "white space"},
+		{[]string{"--log.level=loud"}, nil, "log.level"},
+		{[]string{"--log.format=xml"}, nil, "log.format"},
+		{[]string{"--web.telemetry-path=metrics", "--demo"}, nil, "must start with /"},
+		{[]string{"--web.telemetry-path=/", "--demo"}, nil, "landing page"},
+		{[]string{"--registration.state=", "--demo"}, nil, "must not be empty"},
+		{[]string{"--registration.state=A", "--registration.state=A", "--demo"}, nil, "given twice"},
+		{[]string{"--dasha.api-key", key}, nil, "unknown long flag"},
+		{[]string{"--no-such-flag"}, nil, "unknown long flag"},
+	} {
+		_, err := parseConfig(tc.args, env(tc.env), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error = %v, want %q", tc.args, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), key) {
+			t.Errorf("%v: the error shows the key: %v", tc.args, err)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: the error is not one line: %q", tc.args, err)
+		}
+	}
+}
+
+func TestRunFailsBeforeListening(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+	for name, args := range map[string][]string{
+		"missing key file":    {"--dasha.api-key-file", filepath.Join(dir, "missing")},
+		"empty key file":      {"--dasha.api-key-file", empty},
+		"unreadable web conf": {"--demo", "--web.config.file", filepath.Join(dir, "missing.yml"), "--web.listen-address=127.0.0.1:0"},
+	} {
+		var stderr bytes.Buffer
+		done := make(chan error, 1)
+		go func() { done <- run(args, env(nil), &stderr) }()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("%s: run returned no error", name)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: run kept serving", name)
+		}
+	}
+}
