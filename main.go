@@ -49,12 +49,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		versioncollector.NewCollector("dasha_exporter"),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	reg := newRegistry()
 
 	keys, err := keySource(cfg)
 	if err != nil {
@@ -135,6 +130,19 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// newRegistry holds the exporter's long-lived metrics: build info, Go and
+// process metrics; the API client adds its request metrics. It is never
+// the global registry.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector("dasha_exporter"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
 }
 
 // newLogger builds the go-kit logger of --log.level and --log.format and
