@@ -3,9 +3,8 @@
 package alerts
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
@@ -59,126 +60,57 @@ func TestPromtoolTestRules(t *testing.T) {
 	runPromtool(t, append([]string{"test", "rules"}, files...)...)
 }
 
-// rule is what the rule file says about one rule, as promtool reads it.
-type rule struct {
-	Alert       string            `json:"alert"`
-	Record      string            `json:"record"`
-	Expr        string            `json:"expr"`
-	For         string            `json:"for"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
+// ruleFileDoc is a Prometheus rule file, with the keys Prometheus' rulefmt
+// accepts.
+type ruleFileDoc struct {
+	Groups []struct {
+		Name     string `yaml:"name"`
+		Interval string `yaml:"interval"`
+		Limit    int    `yaml:"limit"`
+		Rules    []rule `yaml:"rules"`
+	} `yaml:"groups"`
 }
 
-// loadRules reads the rule file without a YAML library (TestPromtoolCheckRules
-// validates the file itself): a small indentation-aware reader that
-// understands exactly the subset of YAML the rule file uses.
+// rule is what the rule file says about one rule, as promtool reads it.
+type rule struct {
+	Alert         string            `yaml:"alert"`
+	Record        string            `yaml:"record"`
+	Expr          string            `yaml:"expr"`
+	For           string            `yaml:"for"`
+	KeepFiringFor string            `yaml:"keep_firing_for"`
+	Labels        map[string]string `yaml:"labels"`
+	Annotations   map[string]string `yaml:"annotations"`
+}
+
+// loadRules reads the rule file with a YAML library, in order, every rule of
+// every group (TestPromtoolCheckRules validates the file itself against
+// Prometheus' own schema). Keys Prometheus does not know are refused too, so
+// that a misspelt key (e.g. "annotation:") fails here with the line number
+// rather than reading as an empty map.
 func loadRules(t *testing.T) []rule {
 	t.Helper()
 	data, err := os.ReadFile(ruleFile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var doc ruleFileDoc
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("%s: %v", ruleFile, err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); err != io.EOF {
+		t.Fatalf("%s: more than one YAML document (%v)", ruleFile, err)
+	}
 	var rules []rule
-	var cur *rule
-	var section string // "", "labels", "annotations", "expr"
-	var blockKey string
-	var block []string
-	flush := func() {
-		if cur == nil || blockKey == "" {
-			return
-		}
-		text := strings.Join(block, "\n")
-		switch section {
-		case "expr":
-			cur.Expr = text
-		case "annotations":
-			cur.Annotations[blockKey] = text
-		}
-		blockKey, block = "", nil
+	for _, g := range doc.Groups {
+		rules = append(rules, g.Rules...)
 	}
-	keyVal := regexp.MustCompile(`^(\s*)(- )?([A-Za-z_]+):\s*(.*)$`)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	blockIndent := -1
-	for sc.Scan() {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		indent := len(line) - len(strings.TrimLeft(line, " "))
-		if blockKey != "" {
-			if trimmed == "" || indent > blockIndent {
-				block = append(block, trimmed)
-				continue
-			}
-			flush()
-		}
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			continue
-		}
-		m := keyVal.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		key, val := m[3], m[4]
-		if m[2] != "" { // a new list item: a rule, or a group
-			cur, section = nil, ""
-			if key == "alert" || key == "record" {
-				rules = append(rules, rule{Labels: map[string]string{}, Annotations: map[string]string{}})
-				cur = &rules[len(rules)-1]
-			}
-		}
-		if cur == nil {
-			continue
-		}
-		switch key {
-		case "alert":
-			cur.Alert = unquote(val)
-			continue
-		case "record":
-			cur.Record = unquote(val)
-			continue
-		case "for":
-			cur.For = val
-			continue
-		case "labels", "annotations":
-			if val == "" {
-				section = key
-				continue
-			}
-		case "expr":
-			section = "expr"
-			if val == "|" || val == "|-" || val == ">-" {
-				blockKey, blockIndent = key, indent
-			} else {
-				cur.Expr = val
-			}
-			continue
-		}
-		switch section {
-		case "labels":
-			cur.Labels[key] = unquote(val)
-		case "annotations":
-			if val == "|" || val == "|-" || val == ">-" || val == ">" {
-				blockKey, blockIndent = key, indent
-			} else {
-				cur.Annotations[key] = unquote(val)
-			}
-		}
+	if len(rules) == 0 {
+		t.Fatalf("%s: no rules", ruleFile)
 	}
-	flush()
 	return rules
-}
-
-func unquote(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		var out string
-		if err := json.Unmarshal([]byte(s), &out); err == nil {
-			return out
-		}
-	}
-	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
-		return strings.ReplaceAll(s[1:len(s)-1], "''", "'")
-	}
-	return s
 }
 
 // githubAnchor turns a Markdown heading into GitHub's anchor for it.
