@@ -5,12 +5,17 @@ package dashboards
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
 
 const (
@@ -418,4 +423,240 @@ func TestContractMetricsUsed(t *testing.T) {
 	}
 	sort.Strings(names)
 	t.Logf("metrics used by the dashboards: %s", strings.Join(names, ", "))
+}
+
+// ---- "expiring within the hour" ----
+
+const (
+	expiringStat   = "Expiring < 1h"
+	attentionTable = "Unhealthy or expiring numbers"
+	// refreshClause is the "past its usual refresh point" test of the
+	// DashaSIPRegistrationExpiringSoon alert (alerts/dasha_exporter.rules.yml),
+	// which the dashboard repeats inline rather than reading a recording rule:
+	// the dashboard must work without the rule file. Both must change together.
+	refreshClause = "> 1.5 * 10800 / changes(dasha_sip_registration_expires_timestamp_seconds"
+)
+
+// recordingRuleRE finds a metric name with a colon: by convention only
+// recording rules have one, and a dashboard must not need the rule file.
+var recordingRuleRE = regexp.MustCompile(`\b[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*[a-zA-Z0-9_]\s*[{\[)]`)
+
+func TestNoRecordingRules(t *testing.T) {
+	for _, file := range dashboardFiles(t) {
+		d := load(t, file)
+		for _, p := range allPanels(d.Panels) {
+			for _, tg := range p.Targets {
+				if m := recordingRuleRE.FindString(tg.Expr); m != "" {
+					t.Errorf("%s: panel %q/%s uses the recording rule %q; dashboards must work without the rule file", file, p.Title, tg.RefID, m)
+				}
+			}
+		}
+	}
+}
+
+// panelByTitle returns the main dashboard's panel with that title.
+func panelByTitle(t *testing.T, title string) panel {
+	t.Helper()
+	for _, p := range allPanels(load(t, mainDashboard).Panels) {
+		if p.Title == title {
+			return p
+		}
+	}
+	t.Fatalf("%s: no panel %q", mainDashboard, title)
+	return panel{}
+}
+
+// TestExpiringMeansNotKeptAlive guards the meaning of "expiring within the
+// hour": seconds to expiry below 3600 alone is not it, since a healthy
+// registration with the common one-hour lifetime is always below 3600. Every
+// query comparing expiry with an hour must also ask whether the number is
+// kept alive (healthy, and re-registered on schedule as the ExpiringSoon alert
+// measures it), with the alert's own threshold; the table's queries must all
+// be cut to the same set of numbers.
+func TestExpiringMeansNotKeptAlive(t *testing.T) {
+	rules, err := os.ReadFile("../alerts/dasha_exporter.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rules), refreshClause) {
+		t.Errorf("the ExpiringSoon alert no longer contains %q; update the dashboard's copy of its refresh test together with it", refreshClause)
+	}
+	d := load(t, mainDashboard)
+	for _, p := range allPanels(d.Panels) {
+		for _, tg := range p.Targets {
+			if !strings.Contains(tg.Expr, "< 3600") {
+				continue
+			}
+			for _, want := range []string{
+				"dasha_sip_registration_healthy{" + jobMatcher + ", " + instMatcher + "} == 0",
+				refreshClause,
+				"max_over_time(dasha_sip_registration_expiry_seconds{" + jobMatcher + ", " + instMatcher + "}[3h])",
+				"dasha_sip_registration_enabled{" + jobMatcher + ", " + instMatcher + "} == 1",
+			} {
+				if !strings.Contains(tg.Expr, want) {
+					t.Errorf("panel %q/%s compares expiry with an hour but lacks %q:\n%s", p.Title, tg.RefID, want, tg.Expr)
+				}
+			}
+		}
+	}
+	stat := panelByTitle(t, expiringStat)
+	if len(stat.Targets) != 1 || !strings.HasSuffix(strings.TrimSpace(stat.Targets[0].Expr), "or vector(0)") {
+		t.Errorf("%q: want one query ending in `or vector(0)` (no numbers is 0, not No data)", expiringStat)
+	}
+	table := panelByTitle(t, attentionTable)
+	cut := ""
+	for _, tg := range table.Targets {
+		i := strings.Index(tg.Expr, "\n  and on (job, instance, id) (")
+		if i < 0 {
+			t.Errorf("%q/%s: not cut with `and on (job, instance, id) (...)`", attentionTable, tg.RefID)
+			continue
+		}
+		if cut == "" {
+			cut = tg.Expr[i:]
+		} else if tg.Expr[i:] != cut {
+			t.Errorf("%q/%s: cut to another set of numbers than refId A:\n%s\nwant:\n%s", attentionTable, tg.RefID, tg.Expr[i:], cut)
+		}
+	}
+}
+
+// TestExpiringQueries runs the "Expiring < 1h" stat and the attention table's
+// row query (refId A; TestExpiringMeansNotKeptAlive checks that the others
+// are cut the same way) through promtool on four hours of synthetic history,
+// evaluated at minute 236 (the test clock starts at 0). The numbers:
+//
+//	a  healthy, 1h lifetime re-registered every 55 min: under an hour to
+//	   expiry all the time, kept alive: neither counted nor listed
+//	b  healthy, 1h lifetime re-registered every 30 min until minute 180,
+//	   then no more: 4 min left, 56 min since the refresh, usual interval
+//	   36 min (5 refreshes in 3h): counted and listed
+//	c  Failed since minute 200 while its last registration is valid for 8
+//	   more minutes: counted and listed
+//	d  Failed, registration expired: listed, not counted (expired)
+//	e  Failed, no expiresAt at all: listed, not counted
+//	f  registration switched off, otherwise like b: neither
+//	g  healthy state but expired (no refresh came): listed, not counted
+//	h  healthy, 1h lifetime re-registered every 55 min until minute 180,
+//	   then no more: 4 min left. With a refresh every 55 min of a 1h
+//	   lifetime the usual interval is about an hour and 1.5 of it is more
+//	   than the lifetime, so the ExpiringSoon measure (and hence this
+//	   dashboard) cannot call it late before it expires: neither counted
+//	   nor listed, exactly as the alert stays silent. This documents the
+//	   alert's measure; it changes if the alert's threshold does.
+func TestExpiringQueries(t *testing.T) {
+	promtool := testtools.Find(t, "promtool")
+	const minutes = 240
+	type num struct {
+		id, state string
+		enabled   bool
+		// expires returns expiresAt (Unix seconds) at minute m, or ok=false
+		// when it is null.
+		expires func(m int) (float64, bool)
+		// healthy at minute m (only exported for enabled numbers).
+		healthy func(m int) bool
+	}
+	refreshed := func(every, lifetime, until, offset int) func(int) (float64, bool) {
+		return func(m int) (float64, bool) {
+			last := offset + (min(m, until)-offset)/every*every
+			if m < offset {
+				last = offset - every
+			}
+			return float64((last + lifetime) * 60), true
+		}
+	}
+	fixed := func(minute int) func(int) (float64, bool) {
+		return func(int) (float64, bool) { return float64(minute * 60), true }
+	}
+	always := func(int) bool { return true }
+	never := func(int) bool { return false }
+	nums := []num{
+		{id: "a", state: "Registered", enabled: true, expires: refreshed(55, 60, minutes, 0), healthy: always},
+		{id: "b", state: "Registered", enabled: true, expires: refreshed(30, 60, 180, 0), healthy: always},
+		{id: "c", state: "Failed", enabled: true, expires: fixed(244), healthy: func(m int) bool { return m < 200 }},
+		{id: "d", state: "Failed", enabled: true, expires: fixed(200), healthy: never},
+		{id: "e", state: "Failed", enabled: true, expires: func(int) (float64, bool) { return 0, false }, healthy: never},
+		{id: "f", state: "Disabled", enabled: false, expires: refreshed(30, 60, 180, 0), healthy: always},
+		{id: "g", state: "Registered", enabled: true, expires: fixed(230), healthy: always},
+		{id: "h", state: "Registered", enabled: true, expires: refreshed(55, 60, 180, 15), healthy: always},
+	}
+	const job, instance = "dasha", "exp:9612"
+	var in strings.Builder
+	series := func(name, labels string, value func(m int) (float64, bool)) {
+		vals := make([]string, 0, minutes+1)
+		for m := 0; m <= minutes; m++ {
+			if v, ok := value(m); ok {
+				vals = append(vals, strconv.FormatFloat(v, 'f', -1, 64))
+			} else {
+				vals = append(vals, "_")
+			}
+		}
+		fmt.Fprintf(&in, "      - series: '%s{%s}'\n        values: '%s'\n", name, labels, strings.Join(vals, " "))
+	}
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	for i, n := range nums {
+		labels := fmt.Sprintf(`id=%q,phone_number="+1555000%d",instance=%q,job=%q`, n.id, i, instance, job)
+		series("dasha_sip_registration_enabled", labels, func(int) (float64, bool) { return b2f(n.enabled), true })
+		series("dasha_sip_registration_state", labels+fmt.Sprintf(`,state=%q`, n.state), func(int) (float64, bool) { return 1, true })
+		if n.enabled {
+			series("dasha_sip_registration_healthy", labels, func(m int) (float64, bool) { return b2f(n.healthy(m)), true })
+		}
+		series("dasha_sip_registration_expires_timestamp_seconds", labels, n.expires)
+		series("dasha_sip_registration_expiry_seconds", labels, func(m int) (float64, bool) {
+			v, ok := n.expires(m)
+			return v - float64(m*60), ok
+		})
+	}
+	expand := func(expr string) string {
+		return strings.NewReplacer("$job", job, "$instance", ".*").Replace(expr)
+	}
+	quote := func(s string) string { // a YAML double-quoted scalar
+		b, _ := json.Marshal(s)
+		return string(b)
+	}
+	var rows strings.Builder
+	for i, n := range nums {
+		if !strings.Contains("bcdeg", n.id) { // the numbers the table lists
+			continue
+		}
+		fmt.Fprintf(&rows, "          - labels: %s\n            value: 1\n",
+			quote(fmt.Sprintf(`{id=%q,instance=%q,job=%q,phone_number="+1555000%d",state=%q}`, n.id, instance, job, i, n.state)))
+	}
+	statExpr := panelByTitle(t, expiringStat).Targets[0].Expr
+	var tableExpr string
+	for _, tg := range panelByTitle(t, attentionTable).Targets {
+		if tg.RefID == "A" {
+			tableExpr = tg.Expr
+		}
+	}
+	if tableExpr == "" {
+		t.Fatalf("%q has no refId A", attentionTable)
+	}
+	file := fmt.Sprintf(`# generated by TestExpiringQueries
+rule_files: []
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+%s    promql_expr_test:
+      - expr: %s
+        eval_time: 236m
+        exp_samples:
+          - labels: '{}'
+            value: 2
+      - expr: %s
+        eval_time: 236m
+        exp_samples:
+%s`, in.String(), quote(expand(statExpr)), quote(expand(tableExpr)), rows.String())
+	path := filepath.Join(t.TempDir(), "expiring_test.yml")
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(promtool, "test", "rules", path).CombinedOutput()
+	if err != nil {
+		t.Errorf("promtool test rules on the dashboard's expiring queries: %v\n%s", err, out)
+	}
 }
