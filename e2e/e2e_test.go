@@ -34,6 +34,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
@@ -185,6 +187,15 @@ func TestShortenFor(t *testing.T) {
 	// rather than guess.
 	if n != 3 || all != 4 {
 		t.Errorf("rewrote %d of %d lines, want 3 of 4", n, all)
+	}
+	if err := sameButFor([]byte(in), out); err != nil {
+		t.Errorf("sameButFor on a correct rewrite: %v", err)
+	}
+	// A line of a multi-line description that reads like a for: key is
+	// rewritten by the line rule; the YAML comparison catches it.
+	block := []byte("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        for: 5m\n        annotations:\n          description: |\n            pending\n            for: 5m\n")
+	if short, _, _ := shortenFor(block); sameButFor(block, short) == nil {
+		t.Errorf("sameButFor missed a rewritten line inside a block scalar:\n%s", short)
 	}
 }
 
@@ -569,6 +580,9 @@ func copyRules(t *testing.T, from, dir string) {
 		if n != all {
 			t.Fatalf("%s: %d for:/keep_firing_for: lines, but only %d have the form `for: <duration>` the test can shorten", f, all, n)
 		}
+		if err := sameButFor(b, out); err != nil {
+			t.Fatalf("%s: the shortened copy differs from the original in more than for:/keep_firing_for: durations: %v", f, err)
+		}
 		t.Logf("%s: shortened %d for:/keep_firing_for: durations to %s", filepath.Base(f), n, shortFor)
 		name := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f)) + ".yml"
 		writeFile(t, filepath.Join(dir, name), string(out))
@@ -587,6 +601,66 @@ func shortenFor(b []byte) (out []byte, rewritten, all int) {
 		return []byte(string(m[1]) + string(m[2]) + ": " + shortFor)
 	})
 	return out, rewritten, all
+}
+
+// sameButFor parses both rule files with a YAML library and reports where
+// they differ other than in the values of rules' for: and keep_firing_for:
+// keys. The line rewrite cannot tell a `for:` key from a line of a
+// multi-line string (an expr or a description) that happens to read
+// `for: 5m`; this catches that.
+func sameButFor(orig, short []byte) error {
+	var a, b any
+	if err := yaml.Unmarshal(orig, &a); err != nil {
+		return fmt.Errorf("original: %v", err)
+	}
+	if err := yaml.Unmarshal(short, &b); err != nil {
+		return fmt.Errorf("copy: %v", err)
+	}
+	return yamlDiff("", a, b)
+}
+
+func yamlDiff(path string, a, b any) error {
+	switch a := a.(type) {
+	case map[string]any:
+		bm, ok := b.(map[string]any)
+		if !ok || len(a) != len(bm) {
+			return fmt.Errorf("%s: %v became %v", path, a, b)
+		}
+		for k, av := range a {
+			bv, ok := bm[k]
+			if !ok {
+				return fmt.Errorf("%s: key %q lost", path, k)
+			}
+			if k == "for" || k == "keep_firing_for" {
+				if _, isRule := a["expr"]; isRule {
+					if s, ok := bv.(string); !ok || s != shortFor {
+						return fmt.Errorf("%s.%s: %v, want %s", path, k, bv, shortFor)
+					}
+					continue
+				}
+			}
+			if err := yamlDiff(path+"."+k, av, bv); err != nil {
+				return err
+			}
+		}
+		return nil
+	case []any:
+		bl, ok := b.([]any)
+		if !ok || len(a) != len(bl) {
+			return fmt.Errorf("%s: %v became %v", path, a, b)
+		}
+		for i := range a {
+			if err := yamlDiff(fmt.Sprintf("%s[%d]", path, i), a[i], bl[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		if a != b {
+			return fmt.Errorf("%s: %q became %q", path, a, b)
+		}
+		return nil
+	}
 }
 
 // checkRules runs promtool check rules on the shortened copies, so that a
