@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -21,75 +20,6 @@ import (
 	"github.com/dasha-exporter/dasha_exporter/client"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 )
-
-// bnFleet is a fleet of n numbers that looks like a real one: most
-// registered, some failing with an error and a SIP answer, some with
-// registration off or no status at all.
-func bnFleet(n int) []fakeapi.Number {
-	out := make([]fakeapi.Number, n)
-	org := fakeapi.Ptr("3f1c2a9e-6b7d-4e21-9a8b-5c4d3e2f1a00")
-	providers := []*string{fakeapi.Ptr("0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a01"), fakeapi.Ptr("0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a02")}
-	for i := range out {
-		n := fakeapi.Number{
-			ID:             fmt.Sprintf("8d0e9c1a-0000-4000-8000-%012d", i),
-			OrgID:          org,
-			PhoneNumber:    fmt.Sprintf("+1415%07d", i),
-			CredentialsID:  fakeapi.Ptr(fmt.Sprintf("c7a1f0e2-0000-4000-8000-%012d", i)),
-			CreatedTime:    "2024-03-01T10:11:12.1234567Z",
-			LastUpdateTime: "2025-06-01T10:00:00.1234567Z",
-			RegistrationStatus: &fakeapi.Status{State: fakeapi.Ptr("Registered"), SIPResponseMessage: fakeapi.Ptr("200 OK"),
-				LastUpdated: fakeapi.Ptr("2026-11-28T11:30:00Z"), ExpiresAt: fakeapi.Ptr("2026-11-28T12:30:00Z")},
-			Description:  fakeapi.Ptr(fmt.Sprintf("number %d of the fleet, used by team %d", i, i%40)),
-			DisplayName:  fakeapi.Ptr(fmt.Sprintf("line %d", i)),
-			Registration: true,
-			ProviderID:   providers[i%2],
-		}
-		switch {
-		case i%20 == 0:
-			n.RegistrationStatus = &fakeapi.Status{State: fakeapi.Ptr("Failed"), ErrorDescription: fakeapi.Ptr("Registration rejected by the registrar: authentication failed"),
-				SIPResponseMessage: fakeapi.Ptr("SIP/2.0 403 Forbidden"), LastUpdated: fakeapi.Ptr("2026-11-28T11:00:00.1234567Z")}
-		case i%50 == 1:
-			n.Registration = false
-			n.RegistrationStatus = &fakeapi.Status{State: fakeapi.Ptr("Disabled")}
-		case i%97 == 2:
-			n.RegistrationStatus = nil
-		}
-		if i%3 == 0 {
-			n.IncomingCallsAgentID = fakeapi.Ptr(fmt.Sprintf("agent-%d", i%17))
-		}
-		out[i] = n
-	}
-	return out
-}
-
-// bnPages serves pre-encoded pages from memory, so that a benchmark
-// measures the exporter and not the fake's JSON encoding or a network.
-type bnPages struct{ pages map[string][]byte }
-
-func newBNPages(n, take int) *bnPages {
-	fake := fakeapi.New("", bnFleet(n))
-	p := &bnPages{pages: map[string][]byte{}}
-	for skip := 0; skip < max(n, 1)+2*take; skip += take {
-		rec := httptest.NewRecorder()
-		fake.ServeHTTP(rec, httptest.NewRequest("GET", fmt.Sprintf("/api/v1/sip-phone-numbers?skip=%d&take=%d", skip, take), nil))
-		p.pages[strconv.Itoa(skip)] = rec.Body.Bytes()
-	}
-	return p
-}
-
-func (p *bnPages) RoundTrip(r *http.Request) (*http.Response, error) {
-	b, ok := p.pages[r.URL.Query().Get("skip")]
-	if !ok {
-		return nil, fmt.Errorf("no page at %s", r.URL.RawQuery)
-	}
-	return &http.Response{
-		StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        http.Header{"Content-Type": {"application/json; charset=utf-8"}},
-		Body:          io.NopCloser(bytes.NewReader(b)),
-		ContentLength: int64(len(b)),
-		Request:       r,
-	}, nil
-}
 
 // bnWriter is a ResponseWriter that counts and drops the answer.
 type bnWriter struct {
@@ -132,7 +62,7 @@ var bnSizes = []int{1000, 10000, 100000}
 func BenchmarkScrape(b *testing.B) {
 	for _, n := range bnSizes {
 		b.Run(fmt.Sprintf("numbers=%d", n), func(b *testing.B) {
-			h := bnHandler(b, newBNPages(n, 1000), "http://fake.invalid")
+			h := bnHandler(b, fakeapi.NewPages(fakeapi.Fleet(n, time.Now()), 1000), "http://fake.invalid")
 			req := httptest.NewRequest("GET", "/metrics", nil)
 			h.ServeHTTP(&bnWriter{h: http.Header{}}, req) // learn the page count
 			var w *bnWriter
@@ -151,7 +81,7 @@ func BenchmarkScrape(b *testing.B) {
 func bnScrape(b *testing.B, n int) *Scrape {
 	u, _ := url.Parse("http://fake.invalid")
 	c, err := client.New(client.Config{BaseURL: u, Key: client.StaticKey("k"), PageSize: 1000, Concurrency: 4,
-		HTTPClient: &http.Client{Transport: newBNPages(n, 1000)}})
+		HTTPClient: &http.Client{Transport: fakeapi.NewPages(fakeapi.Fleet(n, time.Now()), 1000)}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -223,7 +153,7 @@ func BenchmarkGatherConst(b *testing.B) {
 //   - scrape-cold: the first scrape of a new exporter (no guess yet).
 func BenchmarkLatency(b *testing.B) {
 	const n, take, conc = 10000, 1000, 4
-	fake := fakeapi.New("", bnFleet(n))
+	fake := fakeapi.New("", fakeapi.Fleet(n, time.Now()))
 	fake.Latency = 50 * time.Millisecond
 	srv := httptest.NewServer(fake)
 	b.Cleanup(srv.Close)

@@ -81,7 +81,7 @@ func run(numbers string, scrapes int, latency time.Duration, binary, repo string
 }
 
 func measure(n, scrapes int, latency time.Duration, binary string, concurrency int, extraArgs, env string) error {
-	fake := fakeapi.New(apiKey, Fleet(n))
+	fake := fakeapi.New(apiKey, fakeapi.Fleet(n, time.Now()))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -176,47 +176,6 @@ func measure(n, scrapes int, latency time.Duration, binary string, concurrency i
 		prevCPU = cpu
 	}
 	return nil
-}
-
-// Fleet is a fleet of n numbers that looks like a real one: most
-// registered, 5% failing with an error and a SIP answer, 2% with
-// registration off, 1% with no status at all.
-func Fleet(n int) []fakeapi.Number {
-	out := make([]fakeapi.Number, n)
-	org := fakeapi.Ptr("3f1c2a9e-6b7d-4e21-9a8b-5c4d3e2f1a00")
-	providers := []*string{fakeapi.Ptr("0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a01"), fakeapi.Ptr("0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a02")}
-	now := time.Now().UTC().Truncate(time.Second)
-	for i := range out {
-		num := fakeapi.Number{
-			ID:             fmt.Sprintf("8d0e9c1a-0000-4000-8000-%012d", i),
-			OrgID:          org,
-			PhoneNumber:    fmt.Sprintf("+1415%07d", i),
-			CredentialsID:  fakeapi.Ptr(fmt.Sprintf("c7a1f0e2-0000-4000-8000-%012d", i)),
-			CreatedTime:    "2024-03-01T10:11:12.1234567Z",
-			LastUpdateTime: "2025-06-01T10:00:00.1234567Z",
-			RegistrationStatus: &fakeapi.Status{State: fakeapi.Ptr("Registered"), SIPResponseMessage: fakeapi.Ptr("200 OK"),
-				LastUpdated: fakeapi.Timestamp(now.Add(-30 * time.Minute)), ExpiresAt: fakeapi.Timestamp(now.Add(30 * time.Minute))},
-			Description:  fakeapi.Ptr(fmt.Sprintf("number %d of the fleet, used by team %d", i, i%40)),
-			DisplayName:  fakeapi.Ptr(fmt.Sprintf("line %d", i)),
-			Registration: true,
-			ProviderID:   providers[i%2],
-		}
-		switch {
-		case i%20 == 0:
-			num.RegistrationStatus = &fakeapi.Status{State: fakeapi.Ptr("Failed"), ErrorDescription: fakeapi.Ptr("Registration rejected by the registrar: authentication failed"),
-				SIPResponseMessage: fakeapi.Ptr("SIP/2.0 403 Forbidden"), LastUpdated: fakeapi.Timestamp(now.Add(-time.Hour))}
-		case i%50 == 1:
-			num.Registration = false
-			num.RegistrationStatus = &fakeapi.Status{State: fakeapi.Ptr("Disabled")}
-		case i%97 == 2:
-			num.RegistrationStatus = nil
-		}
-		if i%3 == 0 {
-			num.IncomingCallsAgentID = fakeapi.Ptr(fmt.Sprintf("agent-%d", i%17))
-		}
-		out[i] = num
-	}
-	return out
 }
 
 func freePort() (string, error) {
