@@ -21,24 +21,6 @@ import (
 
 const testKey = "sk-test-5ecret-value"
 
-// numbers returns n plain registered numbers.
-func numbers(n int) []fakeapi.Number {
-	out := make([]fakeapi.Number, n)
-	for i := range out {
-		out[i] = fakeapi.Number{
-			ID:           fmt.Sprintf("00000000-0000-4000-8000-%012d", i),
-			PhoneNumber:  fmt.Sprintf("+1555%07d", i),
-			Registration: true,
-			RegistrationStatus: &fakeapi.Status{
-				State:       fakeapi.Ptr("Registered"),
-				LastUpdated: fakeapi.Ptr("2026-01-02T03:04:05Z"),
-				ExpiresAt:   fakeapi.Ptr("2026-01-02T04:04:05Z"),
-			},
-		}
-	}
-	return out
-}
-
 // newTestClient serves fake over httptest and returns a client of it.
 func newTestClient(t *testing.T, fake http.Handler, mutate func(*Config)) (*Client, *Metrics, *httptest.Server) {
 	t.Helper()
@@ -64,7 +46,7 @@ func listCtx(t *testing.T) context.Context {
 }
 
 func TestListPagesThroughEveryNumber(t *testing.T) {
-	fake := fakeapi.New(testKey, numbers(35))
+	fake := fakeapi.New(testKey, ftNumbers(35))
 	c, m, _ := newTestClient(t, fake, nil)
 
 	for round := 1; round <= 2; round++ {
@@ -107,7 +89,7 @@ func TestListEmptyFleet(t *testing.T) {
 
 func TestListPassesFilters(t *testing.T) {
 	var got url.Values
-	fake := fakeapi.New(testKey, numbers(3))
+	fake := fakeapi.New(testKey, ftNumbers(3))
 	c, _, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.URL.Query()
 		fake.ServeHTTP(w, r)
@@ -129,7 +111,7 @@ func TestListPassesFilters(t *testing.T) {
 
 func TestListKeepsBasePath(t *testing.T) {
 	var path string
-	fake := fakeapi.New(testKey, numbers(1))
+	fake := fakeapi.New(testKey, ftNumbers(1))
 	c, _, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path = r.URL.Path
 		r.URL.Path = strings.TrimPrefix(r.URL.Path, "/proxy")
@@ -224,7 +206,7 @@ func TestProblemDetailsErrors(t *testing.T) {
 		{http.StatusBadRequest, []string{"400 Bad Request", "Nope"}},
 	} {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
-			fake := fakeapi.New(testKey, numbers(1))
+			fake := fakeapi.New(testKey, ftNumbers(1))
 			fake.SetInterceptor(func(w http.ResponseWriter, r *http.Request, _ int) bool {
 				if tc.status == http.StatusUnauthorized {
 					return false // the fake itself refuses the wrong key
@@ -319,7 +301,7 @@ func TestKeyFileIsReadAgainWhenItChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := fakeapi.New("old-key", numbers(2))
+	fake := fakeapi.New("old-key", ftNumbers(2))
 	c, _, _ := newTestClient(t, fake, func(cfg *Config) { cfg.Key = kf })
 	if _, err := c.List(listCtx(t)); err != nil {
 		t.Fatal(err)

@@ -869,40 +869,11 @@ func TestSharedStarterCancelledOthersStillServed(t *testing.T) {
 }
 
 // Pages are read to the end, so connections go back to the pool and later
-// pages and listings reuse them: at most Concurrency connections.
+// pages and listings reuse them: at most Concurrency connections. The same
+// holds when the API answers in chunks (no Content-Length), as a streaming
+// JSON serializer does: the decoder stops at the end of the JSON value,
+// before the last chunk, and the body must still be read to its end.
 func TestConnectionsAreReused(t *testing.T) {
-	ftNoLeaks(t)
-	fake := fakeapi.New(ftKey, ftNumbers(10000))
-	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(fake)
-	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	c, err := New(Config{BaseURL: u, Key: StaticKey(ftKey), PageSize: 1000, Concurrency: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.http.CloseIdleConnections)
-	for range 3 {
-		if _, err := c.List(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := conns.Load(); n > 4 {
-		t.Errorf("3 listings of 10 pages opened %d connections, want at most 4", n)
-	}
-}
-
-// The same when the API answers in chunks (no Content-Length), as a
-// streaming JSON serializer does: the decoder stops at the end of the JSON
-// value, before the last chunk, and the body must still be read to its end.
-func TestConnectionsAreReusedWithChunkedAnswers(t *testing.T) {
-	ftNoLeaks(t)
 	fake := fakeapi.New(ftKey, ftNumbers(10000))
 	chunked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
@@ -913,27 +884,32 @@ func TestConnectionsAreReusedWithChunkedAnswers(t *testing.T) {
 		w.(http.Flusher).Flush() // now chunked
 		w.Write(body[len(body)/2:])
 	})
-	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(chunked)
-	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	c, err := New(Config{BaseURL: u, Key: StaticKey(ftKey), PageSize: 1000, Concurrency: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.http.CloseIdleConnections)
-	for range 3 {
-		if _, err := c.List(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := conns.Load(); n > 4 {
-		t.Errorf("3 listings of 10 chunked pages opened %d connections, want at most 4", n)
+	for name, h := range map[string]http.Handler{"content-length": fake, "chunked": chunked} {
+		t.Run(name, func(t *testing.T) {
+			ftNoLeaks(t)
+			var conns atomic.Int64
+			srv := httptest.NewUnstartedServer(h)
+			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+				if st == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			u, _ := url.Parse(srv.URL)
+			c, err := New(Config{BaseURL: u, Key: StaticKey(ftKey), PageSize: 1000, Concurrency: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.http.CloseIdleConnections)
+			for range 3 {
+				if _, err := c.List(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := conns.Load(); n > 4 {
+				t.Errorf("3 listings of 10 pages opened %d connections, want at most 4", n)
+			}
+		})
 	}
 }
