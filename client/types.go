@@ -62,8 +62,13 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("timestamp %s is not a JSON string", truncate(b, 64))
+	switch {
+	case len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0:
+		s = string(b[1 : len(b)-1]) // the common case: no escapes to undo
+	default:
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("timestamp %s is not a JSON string", truncate(b, 64))
+		}
 	}
 	if s == "" {
 		t.Time = time.Time{}
