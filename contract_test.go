@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -23,6 +25,7 @@ import (
 	"github.com/dasha-exporter/dasha_exporter/client"
 	"github.com/dasha-exporter/dasha_exporter/collector"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
+	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
 
 // contractMetrics are the metric names of ../shared/design/contract.md.
@@ -50,6 +53,17 @@ var contractMetrics = []string{
 // handler) against the demo fleet and returns the parsed exposition.
 func scrapeDemo(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(scrapeDemoText(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
+}
+
+// scrapeDemoText returns the demo fleet's exposition as served.
+func scrapeDemoText(t *testing.T) []byte {
+	t.Helper()
 	api := httptest.NewServer(fakeapi.New("k", fakeapi.Demo(time.Now())))
 	defer api.Close()
 	u, _ := url.Parse(api.URL)
@@ -70,13 +84,23 @@ func scrapeDemo(t *testing.T) map[string]*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
+	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mfs
+	return body
+}
+
+// TestPromtoolCheckMetrics runs promtool's linter over a real exposition:
+// it must have nothing to say.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool := testtools.Find(t, "promtool")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(scrapeDemoText(t))
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
 }
 
 // sampleNames lists the names samples of mfs carry (a histogram's
