@@ -430,12 +430,30 @@ func TestContractMetricsUsed(t *testing.T) {
 const (
 	expiringStat   = "Expiring < 1h"
 	attentionTable = "Unhealthy or expiring numbers"
-	// refreshClause is the "past its usual refresh point" test of the
-	// DashaSIPRegistrationExpiringSoon alert (alerts/dasha_exporter.rules.yml),
-	// which the dashboard repeats inline rather than reading a recording rule:
-	// the dashboard must work without the rule file. Both must change together.
-	refreshClause = "> 1.5 * 10800 / changes(dasha_sip_registration_expires_timestamp_seconds"
+	// alertRuleFile holds DashaSIPRegistrationExpiringSoon.
+	alertRuleFile = "../alerts/dasha_exporter.rules.yml"
 )
+
+// refreshClauses are the "its usual refresh did not come" test of the
+// DashaSIPRegistrationExpiringSoon alert (alerts/dasha_exporter.rules.yml):
+// the time left is below half of the lowest expiry_seconds of the 3h up to
+// 15m ago, and expiresAt moved in that window. The dashboard repeats them
+// inline rather than reading a recording rule (it must work without the rule
+// file); both must change together. They are compared with whitespace
+// collapsed and, in the dashboard, the job/instance matchers removed.
+var refreshClauses = []string{
+	"dasha_sip_registration_expires_timestamp_seconds - time() < 0.5 * min_over_time(dasha_sip_registration_expiry_seconds[3h] offset 15m)",
+	"changes(dasha_sip_registration_expires_timestamp_seconds[3h] offset 15m) > 0",
+}
+
+// normalizeExpr collapses whitespace and removes the dashboard's job and
+// instance matchers, so that a dashboard query can be compared with the
+// rule file's text.
+func normalizeExpr(expr string) string {
+	expr = strings.ReplaceAll(expr, "{"+jobMatcher+", "+instMatcher+"}", "")
+	expr = strings.Join(strings.Fields(expr), " ")
+	return strings.NewReplacer("( ", "(", " )", ")").Replace(expr)
+}
 
 // recordingRuleRE finds a metric name with a colon: by convention only
 // recording rules have one, and a dashboard must not need the rule file.
@@ -474,12 +492,23 @@ func panelByTitle(t *testing.T, title string) panel {
 // measures it), with the alert's own threshold; the table's queries must all
 // be cut to the same set of numbers.
 func TestExpiringMeansNotKeptAlive(t *testing.T) {
-	rules, err := os.ReadFile("../alerts/dasha_exporter.rules.yml")
+	rules, err := os.ReadFile(alertRuleFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(rules), refreshClause) {
-		t.Errorf("the ExpiringSoon alert no longer contains %q; update the dashboard's copy of its refresh test together with it", refreshClause)
+	i := strings.Index(string(rules), "- alert: DashaSIPRegistrationExpiringSoon")
+	if i < 0 {
+		t.Fatalf("%s: no DashaSIPRegistrationExpiringSoon", alertRuleFile)
+	}
+	alert := string(rules)[i:]
+	if j := strings.Index(alert, "\n        labels:"); j >= 0 {
+		alert = alert[:j] // its expr and for:
+	}
+	alert = normalizeExpr(alert)
+	for _, c := range refreshClauses {
+		if !strings.Contains(alert, c) {
+			t.Errorf("the ExpiringSoon alert no longer contains %q; update the dashboard's copy of its refresh test together with it:\n%s", c, alert)
+		}
 	}
 	d := load(t, mainDashboard)
 	for _, p := range allPanels(d.Panels) {
@@ -489,12 +518,17 @@ func TestExpiringMeansNotKeptAlive(t *testing.T) {
 			}
 			for _, want := range []string{
 				"dasha_sip_registration_healthy{" + jobMatcher + ", " + instMatcher + "} == 0",
-				refreshClause,
-				"max_over_time(dasha_sip_registration_expiry_seconds{" + jobMatcher + ", " + instMatcher + "}[3h])",
+				"min_over_time(dasha_sip_registration_expiry_seconds{" + jobMatcher + ", " + instMatcher + "}[3h] offset 15m)",
+				"changes(dasha_sip_registration_expires_timestamp_seconds{" + jobMatcher + ", " + instMatcher + "}[3h] offset 15m)",
 				"dasha_sip_registration_enabled{" + jobMatcher + ", " + instMatcher + "} == 1",
 			} {
 				if !strings.Contains(tg.Expr, want) {
 					t.Errorf("panel %q/%s compares expiry with an hour but lacks %q:\n%s", p.Title, tg.RefID, want, tg.Expr)
+				}
+			}
+			for _, c := range refreshClauses {
+				if !strings.Contains(normalizeExpr(tg.Expr), c) {
+					t.Errorf("panel %q/%s compares expiry with an hour but lacks the ExpiringSoon alert's %q:\n%s", p.Title, tg.RefID, c, tg.Expr)
 				}
 			}
 		}
@@ -522,26 +556,27 @@ func TestExpiringMeansNotKeptAlive(t *testing.T) {
 // TestExpiringQueries runs the "Expiring < 1h" stat and the attention table's
 // row query (refId A; TestExpiringMeansNotKeptAlive checks that the others
 // are cut the same way) through promtool on four hours of synthetic history,
-// evaluated at minute 236 (the test clock starts at 0). The numbers:
+// evaluated at minute 238 (the test clock starts at 0). "Usual low point" is
+// the lowest seconds to expiry in the 3h up to 15 min ago, as the
+// ExpiringSoon alert measures it. The numbers:
 //
 //	a  healthy, 1h lifetime re-registered every 55 min: under an hour to
 //	   expiry all the time, kept alive: neither counted nor listed
 //	b  healthy, 1h lifetime re-registered every 30 min until minute 180,
-//	   then no more: 4 min left, 56 min since the refresh, usual interval
-//	   36 min (5 refreshes in 3h): counted and listed
-//	c  Failed since minute 200 while its last registration is valid for 8
+//	   then no more: 2 min left, usual low point 17 min (its own stuck
+//	   decline, 15 min ago, is already lower than the normal 31 min):
+//	   counted and listed
+//	c  Failed since minute 200 while its last registration is valid for 6
 //	   more minutes: counted and listed
 //	d  Failed, registration expired: listed, not counted (expired)
 //	e  Failed, no expiresAt at all: listed, not counted
 //	f  registration switched off, otherwise like b: neither
 //	g  healthy state but expired (no refresh came): listed, not counted
-//	h  healthy, 1h lifetime re-registered every 55 min until minute 180,
-//	   then no more: 4 min left. With a refresh every 55 min of a 1h
-//	   lifetime the usual interval is about an hour and 1.5 of it is more
-//	   than the lifetime, so the ExpiringSoon measure (and hence this
-//	   dashboard) cannot call it late before it expires: neither counted
-//	   nor listed, exactly as the alert stays silent. This documents the
-//	   alert's measure; it changes if the alert's threshold does.
+//	h  healthy, 1h lifetime re-registered every 55 min (5 min before expiry)
+//	   until minute 180, then no more: 2 min left, usual low point 6 min:
+//	   counted and listed, as ExpiringSoon fires for it (at 239, with a
+//	   minute of for:) before it expires at 240. Under the old "1.5 usual
+//	   refresh intervals" measure this common cycle could never count.
 func TestExpiringQueries(t *testing.T) {
 	promtool := testtools.Find(t, "promtool")
 	const minutes = 240
@@ -619,7 +654,7 @@ func TestExpiringQueries(t *testing.T) {
 	}
 	var rows strings.Builder
 	for i, n := range nums {
-		if !strings.Contains("bcdeg", n.id) { // the numbers the table lists
+		if !strings.Contains("bcdegh", n.id) { // the numbers the table lists
 			continue
 		}
 		fmt.Fprintf(&rows, "          - labels: %s\n            value: 1\n",
@@ -643,12 +678,12 @@ tests:
     input_series:
 %s    promql_expr_test:
       - expr: %s
-        eval_time: 236m
+        eval_time: 238m
         exp_samples:
           - labels: '{}'
-            value: 2
+            value: 3
       - expr: %s
-        eval_time: 236m
+        eval_time: 238m
         exp_samples:
 %s`, in.String(), quote(expand(statExpr)), quote(expand(tableExpr)), rows.String())
 	path := filepath.Join(t.TempDir(), "expiring_test.yml")
