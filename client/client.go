@@ -66,6 +66,7 @@ type Listing struct {
 	Numbers  []PhoneNumber // de-duplicated by ID, in the API's order
 	Requests int           // HTTP requests it took, retries included
 	Relists  int           // times the list shifted and was taken again
+	Time     time.Time     // when the listing completed
 }
 
 // Client lists SIP phone numbers. It is safe for concurrent use.
@@ -124,7 +125,7 @@ func (c *Client) List(ctx context.Context) (*Listing, error) {
 		numbers, err := c.listOnce(ctx, &requests)
 		if err == nil {
 			c.lastTotal.Store(int64(len(numbers)))
-			return &Listing{Numbers: numbers, Requests: int(requests.Load()), Relists: attempt}, nil
+			return &Listing{Numbers: numbers, Requests: int(requests.Load()), Relists: attempt, Time: time.Now()}, nil
 		}
 		var shift *shiftError
 		if !errors.As(err, &shift) {

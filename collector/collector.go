@@ -88,7 +88,14 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 
 	e.mu.Lock()
 	if err == nil {
-		e.lastSuccess = end
+		// A listing reused from the cache succeeded when it was taken.
+		success := end
+		if !listing.Time.IsZero() && listing.Time.Before(end) {
+			success = listing.Time
+		}
+		if success.After(e.lastSuccess) {
+			e.lastSuccess = success
+		}
 	}
 	s.LastSuccess = e.lastSuccess
 	e.mu.Unlock()
@@ -126,7 +133,7 @@ var (
 	durationDesc = prometheus.NewDesc("dasha_scrape_duration_seconds",
 		"How long listing the SIP phone numbers took in this scrape (near 0 when --dasha.cache-ttl served a cached listing).", nil, nil)
 	lastSuccessDesc = prometheus.NewDesc("dasha_last_success_timestamp_seconds",
-		"When a listing last succeeded, in Unix seconds; absent until the first success.", nil, nil)
+		"When a listing last succeeded, in Unix seconds (a listing reused from --dasha.cache-ttl counts from when it was taken); absent until the first success.", nil, nil)
 )
 
 // Status returns a collector of the exporter's view of this listing:

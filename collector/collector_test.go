@@ -55,6 +55,7 @@ func fixtureListing(t testing.TB) *client.Listing {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.Time = scrapeTime // taken at the fixed clock of these tests
 	return l
 }
 
@@ -325,7 +326,7 @@ func TestFailedListingExportsNoNumbers(t *testing.T) {
 	if s.OK() {
 		t.Fatal("second scrape should fail")
 	}
-	want := `# HELP dasha_last_success_timestamp_seconds When a listing last succeeded, in Unix seconds; absent until the first success.
+	want := `# HELP dasha_last_success_timestamp_seconds When a listing last succeeded, in Unix seconds (a listing reused from --dasha.cache-ttl counts from when it was taken); absent until the first success.
 # TYPE dasha_last_success_timestamp_seconds gauge
 dasha_last_success_timestamp_seconds 1.7958672e+09
 # HELP dasha_scrape_duration_seconds How long listing the SIP phone numbers took in this scrape (near 0 when --dasha.cache-ttl served a cached listing).
@@ -342,6 +343,23 @@ dasha_up 0
 	s.WriteText(&text)
 	if text.Len() != 0 {
 		t.Errorf("WriteText wrote %q for a failed listing", text.String())
+	}
+}
+
+func TestLastSuccessOfACachedListingIsWhenItWasTaken(t *testing.T) {
+	cached := fixtureListing(t)
+	cached.Time = scrapeTime.Add(-20 * time.Second)
+	e := newTestExporter(t, &stubLister{results: []stubResult{{listing: cached}}}, Options{})
+	s := e.Scrape(context.Background())
+	if !s.LastSuccess.Equal(cached.Time) {
+		t.Errorf("last success %v, want the listing's time %v", s.LastSuccess, cached.Time)
+	}
+	// Expiry still counts from the scrape, not from the cached listing.
+	mfs := parse(t, exposition(t, s))
+	for _, m := range mfs["dasha_sip_registration_expiry_seconds"].GetMetric() {
+		if labelValue(m.GetLabel(), "id") == "11111111-0000-4000-8000-000000000001" && m.GetGauge().GetValue() != 1800 {
+			t.Errorf("expiry %v, want 1800 from the scrape time", m.GetGauge().GetValue())
+		}
 	}
 }
 
