@@ -187,7 +187,7 @@ func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for i, f := range families {
-		cs := constSink{ch: ch, desc: descs[i]}
+		cs := constSink{ch: ch, desc: descs[i], labels: len(f.labels)}
 		for j := range s.Listing.Numbers {
 			f.emit(cs, &s.Listing.Numbers[j], s.rules, s.Time)
 		}
@@ -196,11 +196,12 @@ func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
 
 // constSink turns samples into const gauges.
 type constSink struct {
-	ch   chan<- prometheus.Metric
-	desc *prometheus.Desc
+	ch     chan<- prometheus.Metric
+	desc   *prometheus.Desc
+	labels int // how many of the labelValues the family uses
 }
 
-func (c constSink) add(n *client.PhoneNumber, v float64, labelValues ...string) {
-	lv := append([]string{n.ID, n.PhoneNumber}, labelValues...)
-	c.ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, lv...)
+func (c constSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
+	values := append([]string{n.ID, n.PhoneNumber}, lv[:c.labels]...)
+	c.ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, values...)
 }

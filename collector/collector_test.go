@@ -453,3 +453,11 @@ func TestSIPCode(t *testing.T) {
 		}
 	}
 }
+
+func TestFamiliesFitLabelValues(t *testing.T) {
+	for _, f := range families {
+		if len(f.labels) > maxFamilyLabels {
+			t.Errorf("%s has %d labels; labelValues holds %d", f.name, len(f.labels), maxFamilyLabels)
+		}
+	}
+}

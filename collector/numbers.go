@@ -17,8 +17,17 @@ const maxLabelBytes = 256
 // belongs to, its value, and the values of the family's own labels (after
 // id and phone_number), in the family's label order.
 type sink interface {
-	add(n *client.PhoneNumber, v float64, labelValues ...string)
+	add(n *client.PhoneNumber, v float64, lv labelValues)
 }
+
+// labelValues holds a family's own label values. An array rather than a
+// variadic slice: passed by value through the sink interface it costs no
+// allocation, which at a million series a scrape matters.
+type labelValues [maxFamilyLabels]string
+
+// maxFamilyLabels is the most labels a family has besides id and
+// phone_number (dasha_sip_phone_number_info's five).
+const maxFamilyLabels = 5
 
 // family is one per-number metric family. Both the const-metric collector
 // and the text writer are driven by the same table, so the two ways of
@@ -56,14 +65,14 @@ var families = []family{
 		help:   "Information about a SIP phone number; always 1. A null field is an empty label.",
 		labels: []string{"display_name", "org_id", "provider_id", "credentials_id", "incoming_calls_agent_id"},
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
-			s.add(n, 1, cut(n.DisplayName), n.OrgID, n.ProviderID, n.CredentialsID, n.IncomingCallsAgentID)
+			s.add(n, 1, labelValues{cut(n.DisplayName), n.OrgID, n.ProviderID, n.CredentialsID, n.IncomingCallsAgentID})
 		},
 	},
 	{
 		name: "dasha_sip_registration_enabled",
 		help: "1 if the platform performs SIP registration for the number (registration=true), else 0.",
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
-			s.add(n, boolValue(n.Registration))
+			s.add(n, boolValue(n.Registration), labelValues{})
 		},
 	},
 	{
@@ -73,10 +82,10 @@ var families = []family{
 		emit: func(s sink, n *client.PhoneNumber, r *rules, _ time.Time) {
 			current := stateOf(n)
 			for _, st := range r.states {
-				s.add(n, boolValue(st == current), st)
+				s.add(n, boolValue(st == current), labelValues{st})
 			}
 			if !r.configured[current] {
-				s.add(n, 1, current)
+				s.add(n, 1, labelValues{current})
 			}
 		},
 	},
@@ -85,7 +94,7 @@ var families = []family{
 		help: "For numbers with registration enabled: 1 if the state is one of --registration.healthy-state and there is no error, else 0.",
 		emit: func(s sink, n *client.PhoneNumber, r *rules, _ time.Time) {
 			if n.Registration {
-				s.add(n, boolValue(r.healthy[stateOf(n)] && errorOf(n) == ""))
+				s.add(n, boolValue(r.healthy[stateOf(n)] && errorOf(n) == ""), labelValues{})
 			}
 		},
 	},
@@ -93,7 +102,7 @@ var families = []family{
 		name: "dasha_sip_registration_error",
 		help: "1 if the registration status carries an error description, else 0.",
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
-			s.add(n, boolValue(errorOf(n) != ""))
+			s.add(n, boolValue(errorOf(n) != ""), labelValues{})
 		},
 	},
 	{
@@ -102,7 +111,7 @@ var families = []family{
 		labels: []string{"error_description", "sip_response_message"},
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
 			if e := errorOf(n); e != "" {
-				s.add(n, 1, cut(e), cut(n.RegistrationStatus.SIPResponseMessage))
+				s.add(n, 1, labelValues{cut(e), cut(n.RegistrationStatus.SIPResponseMessage)})
 			}
 		},
 	},
@@ -114,7 +123,7 @@ var families = []family{
 				return
 			}
 			if code, ok := SIPCode(n.RegistrationStatus.SIPResponseMessage); ok {
-				s.add(n, float64(code))
+				s.add(n, float64(code), labelValues{})
 			}
 		},
 	},
@@ -123,7 +132,7 @@ var families = []family{
 		help: "Seconds from the scrape until the registration expires (expiresAt); negative once expired, absent when unknown.",
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, now time.Time) {
 			if st := n.RegistrationStatus; st != nil && st.ExpiresAt.IsSet() {
-				s.add(n, st.ExpiresAt.Sub(now).Seconds())
+				s.add(n, st.ExpiresAt.Sub(now).Seconds(), labelValues{})
 			}
 		},
 	},
@@ -132,7 +141,7 @@ var families = []family{
 		help: "When the registration expires (expiresAt), in Unix seconds; absent when unknown.",
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
 			if st := n.RegistrationStatus; st != nil && st.ExpiresAt.IsSet() {
-				s.add(n, unixSeconds(st.ExpiresAt.Time))
+				s.add(n, unixSeconds(st.ExpiresAt.Time), labelValues{})
 			}
 		},
 	},
@@ -141,7 +150,7 @@ var families = []family{
 		help: "When the platform last updated the registration status (lastUpdated), in Unix seconds; absent when unknown.",
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
 			if st := n.RegistrationStatus; st != nil && st.LastUpdated.IsSet() {
-				s.add(n, unixSeconds(st.LastUpdated.Time))
+				s.add(n, unixSeconds(st.LastUpdated.Time), labelValues{})
 			}
 		},
 	},

@@ -74,7 +74,7 @@ func (t *textSink) start(f family) {
 	t.buf = b
 }
 
-func (t *textSink) add(n *client.PhoneNumber, v float64, labelValues ...string) {
+func (t *textSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
 	b := append(t.buf[:0], t.name...)
 	for i, k := range t.order {
 		if i == 0 {
@@ -90,7 +90,7 @@ func (t *textSink) add(n *client.PhoneNumber, v float64, labelValues ...string) 
 		case -1:
 			b = appendEscaped(b, n.PhoneNumber, true)
 		default:
-			b = appendEscaped(b, labelValues[k], true)
+			b = appendEscaped(b, lv[k], true)
 		}
 		b = append(b, '"')
 	}
