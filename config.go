@@ -68,10 +68,13 @@ func nameFlag(args []string, err error) error {
 		if !ok || el.Value == nil {
 			continue
 		}
-		name := flag.Model().Name
+		model := flag.Model()
+		if model.IsBoolFlag() {
+			continue // a boolean flag takes no value that could be wrong
+		}
 		probe, _ := newApp(&config{}, io.Discard)
-		if _, ferr := probe.Parse([]string{"--" + name + "=" + *el.Value}); ferr != nil {
-			return fmt.Errorf("--%s: %w", name, err)
+		if _, ferr := probe.Parse([]string{"--" + model.Name + "=" + *el.Value}); ferr != nil {
+			return fmt.Errorf("--%s: %w", model.Name, err)
 		}
 	}
 	return err
