@@ -359,11 +359,6 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 		}
 		return nil, -1, err
 	}
-	// The decoder stops at the end of the JSON value, which with a chunked
-	// answer is before the last chunk. Read the body to its end so that
-	// the connection goes back to the pool: closing an unread body closes
-	// the connection, and every page would pay a new TLS handshake.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return p, 0, nil
 }
 
@@ -376,7 +371,11 @@ func (e *cutOffError) Unwrap() error { return e.err }
 // pageBufs holds page-sized read buffers for reuse. Reading a whole body
 // into a reused buffer and then unmarshalling it allocates far less than a
 // json.Decoder, whose buffer grows by doubling on every page (about 2 MB of
-// garbage per 1000-number page).
+// garbage per 1000-number page). Reading to the end of the body also
+// returns the connection to the pool even when the answer was chunked: a
+// decoder stops at the end of the JSON value, before the last chunk, and
+// closing an unread body closes the connection (a new TLS handshake for
+// every page).
 var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // maxPooledBuf keeps a freak huge page's buffer out of the pool.
