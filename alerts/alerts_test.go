@@ -211,3 +211,14 @@ func TestForLinesRewritable(t *testing.T) {
 		t.Errorf("found %d `for:` lines, want one per alert (%d)", n, len(wantAlerts))
 	}
 }
+
+// TestExampleConfigs checks the example Prometheus and Alertmanager
+// configurations with their own tools.
+func TestExampleConfigs(t *testing.T) {
+	runPromtool(t, "check", "config", "examples/prometheus.yml")
+	amtool := testtools.Find(t, "amtool")
+	out, err := exec.Command(amtool, "check-config", "examples/alertmanager.yml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("amtool check-config: %v\n%s", err, out)
+	}
+}

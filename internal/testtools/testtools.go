@@ -18,6 +18,7 @@ var debianPackage = map[string]string{
 	"prometheus":              "prometheus",
 	"prometheus-alertmanager": "prometheus-alertmanager",
 	"alertmanager":            "prometheus-alertmanager",
+	"amtool":                  "prometheus-alertmanager",
 }
 
 // Required reports whether missing tools must fail tests rather than skip them.
