@@ -24,7 +24,7 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 # Outside programs the tests drive, and the Debian packages that ship them.
-TOOLS := promtool prometheus prometheus-alertmanager
+TOOLS := promtool prometheus prometheus-alertmanager amtool
 
 .PHONY: all build demo test lint tools bench fuzz clean
 
