@@ -66,6 +66,7 @@ type Exporter struct {
 
 	mu          sync.Mutex
 	lastSuccess time.Time
+	failing     bool // the last listing failed: say so when one succeeds again
 }
 
 // New returns an Exporter listing through lister.
@@ -87,6 +88,8 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
 
 	e.mu.Lock()
+	recovered := err == nil && e.failing
+	e.failing = err != nil
 	if err == nil {
 		// A listing reused from the cache succeeded when it was taken.
 		success := end
@@ -104,6 +107,9 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		s.Listing = nil // never a partial fleet
 		e.log.Error("listing SIP phone numbers failed", "err", err, "duration", s.Duration)
 	} else {
+		if recovered {
+			e.log.Info("listing SIP phone numbers works again", "numbers", len(listing.Numbers))
+		}
 		e.log.Debug("listed SIP phone numbers", "numbers", len(listing.Numbers), "requests", listing.Requests, "relists", listing.Relists, "duration", s.Duration)
 	}
 	return s

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -360,6 +361,24 @@ func TestLastSuccessOfACachedListingIsWhenItWasTaken(t *testing.T) {
 		if labelValue(m.GetLabel(), "id") == "11111111-0000-4000-8000-000000000001" && m.GetGauge().GetValue() != 1800 {
 			t.Errorf("expiry %v, want 1800 from the scrape time", m.GetGauge().GetValue())
 		}
+	}
+}
+
+func TestRecoveryIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	lister := &stubLister{results: []stubResult{{err: errors.New("503")}, {listing: fixtureListing(t)}, {listing: fixtureListing(t)}}}
+	e, err := New(lister, Options{States: DefaultStates, HealthyStates: DefaultHealthyStates}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		e.Scrape(context.Background())
+	}
+	if got := strings.Count(logs.String(), "works again"); got != 1 {
+		t.Errorf("%d recovery lines, want 1:\n%s", got, logs.String())
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "503") {
+		t.Errorf("the failure is not logged with its cause:\n%s", logs.String())
 	}
 }
 
