@@ -132,6 +132,7 @@ func TestEveryContractMetricIsExported(t *testing.T) {
 func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
 	exported := sampleNames(scrapeDemo(t))
 	exprs := map[string][]string{}
+	recorded := map[string]bool{} // recording rules of alerts/*.yml
 	dashboards, _ := filepath.Glob("dashboards/*.json")
 	for _, f := range dashboards {
 		var doc any
@@ -145,6 +146,7 @@ func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
 		var doc struct {
 			Groups []struct {
 				Rules []struct {
+					Record      string            `yaml:"record"`
 					Expr        string            `yaml:"expr"`
 					Annotations map[string]string `yaml:"annotations"`
 				} `yaml:"rules"`
@@ -155,6 +157,9 @@ func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
 		}
 		for _, g := range doc.Groups {
 			for _, r := range g.Rules {
+				if r.Record != "" {
+					recorded[r.Record] = true
+				}
 				exprs[f] = append(exprs[f], r.Expr)
 				for _, text := range r.Annotations {
 					exprs[f] = append(exprs[f], templateQueries(text)...)
@@ -193,12 +198,17 @@ func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
 	// A name is a PromQL identifier; recording rules have colons and do not
 	// start with dasha_.
 	nameRE := regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
+	quotedRE := regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	recordingRE := regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*[a-zA-Z0-9_]$`)
 	for f, list := range exprs {
 		used := map[string]bool{}
 		for _, e := range list {
-			for _, name := range nameRE.FindAllString(e, -1) {
-				if strings.HasPrefix(name, "dasha_") {
+			for _, name := range nameRE.FindAllString(quotedRE.ReplaceAllString(e, `""`), -1) {
+				switch {
+				case strings.HasPrefix(name, "dasha_"):
 					used[name] = true
+				case recordingRE.MatchString(name) && !recorded[name]:
+					t.Errorf("%s uses the recording rule %s, which alerts/*.yml does not record", f, name)
 				}
 			}
 		}
