@@ -34,8 +34,12 @@ var maxPageBody int64 = 32 << 20
 const (
 	// maxAttempts bounds tries of one request (first try included).
 	maxAttempts = 4
-	// maxRelists bounds how often a shifting list is taken again.
-	maxRelists = 3
+	// maxListings bounds how often a listing is tried when the list shifts
+	// while it is paged (first try included).
+	maxListings = 3
+	// maxTotal is the largest totalCount believed: a bogus count would
+	// otherwise send millions of page requests.
+	maxTotal = 10_000_000
 	// baseBackoff is the first retry delay; it doubles, with full jitter.
 	baseBackoff = 100 * time.Millisecond
 )
@@ -121,20 +125,28 @@ func New(cfg Config) (*Client, error) {
 // shifted while it was paged and is taken again.
 func (c *Client) List(ctx context.Context) (*Listing, error) {
 	var requests atomic.Int64
+	var previous *shiftError
 	for attempt := 0; ; attempt++ {
 		numbers, err := c.listOnce(ctx, &requests)
+		var shift *shiftError
+		if errors.As(err, &shift) && shift.duplicates > 0 && previous != nil && previous.sameDuplicates(shift) {
+			// Twice the same ids listed twice and the same count: the API
+			// itself repeats them, the list is not moving. Export each once.
+			c.log.Warn("the API lists some numbers more than once; each is exported once", "numbers", len(shift.numbers), "total_count", shift.total)
+			numbers, err = shift.numbers, nil
+		}
 		if err == nil {
 			c.lastTotal.Store(int64(len(numbers)))
 			return &Listing{Numbers: numbers, Requests: int(requests.Load()), Relists: attempt, Time: time.Now()}, nil
 		}
-		var shift *shiftError
-		if !errors.As(err, &shift) {
+		if shift == nil {
 			return nil, err
 		}
 		c.lastTotal.Store(int64(shift.total))
-		if attempt+1 >= maxRelists {
-			return nil, fmt.Errorf("the list kept changing while it was paged (%d tries): %w", maxRelists, err)
+		if attempt+1 >= maxListings {
+			return nil, fmt.Errorf("the list kept changing while it was paged (%d tries): %w", maxListings, err)
 		}
+		previous = shift
 		c.log.Debug("list changed while paging; listing again", "reason", err)
 	}
 }
@@ -143,9 +155,28 @@ func (c *Client) List(ctx context.Context) (*Listing, error) {
 type shiftError struct {
 	total  int
 	reason string
+
+	// When the pages held an id more than once: the distinct numbers and
+	// how many repeats there were, to tell an API that repeats ids from a
+	// list that moves.
+	numbers    []PhoneNumber
+	duplicates int
 }
 
 func (e *shiftError) Error() string { return e.reason }
+
+// sameDuplicates reports whether two listings found the same repeats.
+func (e *shiftError) sameDuplicates(o *shiftError) bool {
+	if e.total != o.total || e.duplicates != o.duplicates || len(e.numbers) != len(o.numbers) {
+		return false
+	}
+	for i := range e.numbers {
+		if e.numbers[i].ID != o.numbers[i].ID {
+			return false
+		}
+	}
+	return true
+}
 
 // listOnce takes one pass over the pages.
 func (c *Client) listOnce(ctx context.Context, requests *atomic.Int64) ([]PhoneNumber, error) {
@@ -158,6 +189,9 @@ func (c *Client) listOnce(ctx context.Context, requests *atomic.Int64) ([]PhoneN
 		return nil, err
 	}
 	total := *pages[0].TotalCount
+	if total > maxTotal {
+		return nil, fmt.Errorf("the API reports totalCount %d, more than the %d numbers this exporter believes", total, maxTotal)
+	}
 	if need := pagesFor(total); need > len(pages) {
 		pages = append(pages, make([]*page, need-len(pages))...)
 		if err := c.fetchPages(ctx, pages, guess, requests); err != nil {
@@ -172,7 +206,13 @@ func (c *Client) fetchPages(ctx context.Context, pages []*page, from int, reques
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.Concurrency)
 	for i := from; i < len(pages); i++ {
+		if gctx.Err() != nil {
+			break // a page failed or the deadline passed: send no more
+		}
 		g.Go(func() error {
+			if gctx.Err() != nil {
+				return gctx.Err() // waited for a slot while another page failed
+			}
 			p, err := c.fetchPage(gctx, i*c.cfg.PageSize, requests)
 			pages[i] = p
 			return err
@@ -188,6 +228,9 @@ func assemble(pages []*page, total, take int) ([]PhoneNumber, error) {
 	for i, p := range pages {
 		if *p.TotalCount != total {
 			return nil, &shiftError{total: *p.TotalCount, reason: fmt.Sprintf("totalCount moved from %d to %d between pages", total, *p.TotalCount)}
+		}
+		if len(p.Items) > take {
+			return nil, fmt.Errorf("the page at skip=%d has %d items, more than the take=%d asked for", i*take, len(p.Items), take)
 		}
 		if want := min(take, max(0, total-i*take)); len(p.Items) != want {
 			return nil, &shiftError{total: total, reason: fmt.Sprintf("page at skip=%d has %d items, want %d of totalCount %d", i*take, len(p.Items), want, total)}
@@ -210,8 +253,10 @@ func assemble(pages []*page, total, take int) ([]PhoneNumber, error) {
 	}
 	if len(numbers) != total {
 		// An item moved across a page boundary: one was seen twice, so
-		// another one may have been missed.
-		return nil, &shiftError{total: total, reason: fmt.Sprintf("pages held %d distinct numbers, want totalCount %d", len(numbers), total)}
+		// another one may have been missed. Or the API lists an id twice;
+		// List tells the two apart by listing again.
+		return nil, &shiftError{total: total, numbers: numbers, duplicates: total - len(numbers),
+			reason: fmt.Sprintf("pages held %d distinct numbers, want totalCount %d", len(numbers), total)}
 	}
 	return numbers, nil
 }
@@ -324,6 +369,12 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 	start := time.Now()
 	code := "error"
 	defer func() {
+		if code == "error" && errors.Is(ctx.Err(), context.Canceled) {
+			// Abandoned by us (another page failed, or the scrape went
+			// away), not failed by the API: not an API request to count.
+			// One cut short by the deadline still counts as "error".
+			return
+		}
 		c.cfg.Metrics.Requests.WithLabelValues(code).Inc()
 		c.cfg.Metrics.Duration.Observe(time.Since(start).Seconds())
 	}()

@@ -9,9 +9,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -364,5 +367,105 @@ func TestEchoedKeyIsRedacted(t *testing.T) {
 	_, err := c.List(listCtx(t))
 	if err == nil || strings.Contains(err.Error(), testKey) || !strings.Contains(err.Error(), "unknown key [REDACTED]") {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestEscapedEchoedKeyIsRedacted(t *testing.T) {
+	const key = "ab+cd/ef<gh"
+	c, _, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		// System.Text.Json escapes + and < by default.
+		fmt.Fprint(w, `{"title":"Unauthorized","detail":"key ab\u002Bcd\/ef\u003Cgh is invalid"}`)
+	}), func(cfg *Config) { cfg.Key = StaticKey(key) })
+	_, err := c.List(listCtx(t))
+	if err == nil || strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "key [REDACTED] is invalid") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestLongErrorBodyIsCut(t *testing.T) {
+	c, _, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fakeapi.WriteProblem(w, http.StatusBadRequest, "Bad", strings.Repeat("é", 5000)+"\nsecond line")
+	}), nil)
+	_, err := c.List(listCtx(t))
+	if err == nil || len(err.Error()) > 800 || strings.Contains(err.Error(), "\n") || !utf8.ValidString(err.Error()) {
+		t.Fatalf("error is %d bytes, valid UTF-8 %v: %.200q", len(err.Error()), utf8.ValidString(err.Error()), err)
+	}
+}
+
+// rawPages answers every page request with body(skip).
+func rawPages(body func(skip int) string) (http.Handler, *atomic.Int64) {
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		skip, _ := strconv.Atoi(r.URL.Query().Get("skip"))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, body(skip))
+	}), &n
+}
+
+func TestImplausibleTotalCountIsRefused(t *testing.T) {
+	h, requests := rawPages(func(int) string { return `{"items":[{"id":"a"}],"totalCount":2147483647}` })
+	c, m, _ := newTestClient(t, h, nil)
+	_, err := c.List(listCtx(t))
+	if err == nil || !strings.Contains(err.Error(), "totalCount 2147483647") {
+		t.Fatalf("error = %v", err)
+	}
+	if requests.Load() != 1 || testutil.ToFloat64(m.Requests.WithLabelValues("error")) != 0 {
+		t.Errorf("%d requests sent, %v counted as errors; want 1 and 0", requests.Load(), testutil.ToFloat64(m.Requests.WithLabelValues("error")))
+	}
+}
+
+// A failure stops the listing: no more pages are asked for, and no request
+// that was never sent is counted.
+func TestFailedPageSendsNoMoreRequests(t *testing.T) {
+	fake := fakeapi.New(testKey, ftNumbers(2000)) // 200 pages of 10
+	c, m, _ := newTestClient(t, fake, nil)
+	if _, err := c.List(listCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	before := fake.Requests()
+	fake.Key = "rotated" // every page now answers 401
+	if _, err := c.List(listCtx(t)); err == nil {
+		t.Fatal("listing with a revoked key succeeded")
+	}
+	sent := fake.Requests() - before
+	counted := testutil.ToFloat64(m.Requests.WithLabelValues("401")) + testutil.ToFloat64(m.Requests.WithLabelValues("error"))
+	// Requests in flight when the first 401 came may still reach the API;
+	// none may be counted that was not sent.
+	if sent > 3 || counted > float64(sent) || counted < 1 {
+		t.Errorf("%d requests sent after the first 401 (concurrency 3), %v counted", sent, counted)
+	}
+}
+
+func TestIDsTheAPIRepeatsAreExportedOnce(t *testing.T) {
+	h, requests := rawPages(func(int) string {
+		return `{"items":[{"id":"a"},{"id":"a"},{"id":"b"}],"totalCount":3}`
+	})
+	c, _, _ := newTestClient(t, h, nil)
+	l, err := c.List(listCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Numbers) != 2 || l.Numbers[0].ID != "a" || l.Numbers[1].ID != "b" {
+		t.Errorf("numbers %+v", l.Numbers)
+	}
+	if requests.Load() != 2 {
+		t.Errorf("%d requests: the repeat is confirmed by one second listing", requests.Load())
+	}
+}
+
+func TestPageLongerThanTakeIsAnError(t *testing.T) {
+	h, requests := rawPages(func(int) string {
+		return `{"items":[{"id":"a"},{"id":"b"},{"id":"c"}],"totalCount":3}`
+	})
+	c, _, _ := newTestClient(t, h, func(cfg *Config) { cfg.PageSize = 2 })
+	_, err := c.List(listCtx(t))
+	if err == nil || !strings.Contains(err.Error(), "3 items, more than the take=2") {
+		t.Fatalf("error = %v", err)
+	}
+	if requests.Load() > 2 {
+		t.Errorf("%d requests: a contract violation is not a shifting list to take again", requests.Load())
 	}
 }

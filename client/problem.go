@@ -49,18 +49,37 @@ const maxProblemBody = 64 << 10
 
 // newAPIError builds an APIError from an error answer's body, which may be
 // ProblemDetails JSON, other text, or empty. An API that echoes the key
-// back must not get it into logs: it is replaced wherever it appears.
+// back must not get it into logs: it is replaced wherever it appears, in
+// the raw body and again in the decoded texts (JSON may escape it, as
+// "\u002B" for "+"). Texts are cut to one short line each.
 func newAPIError(status int, path string, body []byte, key string) *APIError {
 	if key != "" {
-		body = bytes.ReplaceAll(body, []byte(key), []byte("[REDACTED]"))
+		body = bytes.ReplaceAll(body, []byte(key), []byte(redacted))
 	}
 	e := &APIError{Status: status, Path: path}
 	if json.Unmarshal(body, e) != nil || (e.Title == "" && e.Detail == "") {
-		// Not ProblemDetails: keep a short, single-line excerpt as detail.
-		text := strings.Join(strings.Fields(string(body)), " ")
-		e.Title, e.Type, e.TraceID = "", "", ""
-		e.Detail = truncate([]byte(text), 200)
+		// Not ProblemDetails: keep an excerpt of the text as detail.
+		e.Title, e.Type, e.TraceID, e.Detail = "", "", "", string(body)
+	}
+	for _, text := range []*string{&e.Title, &e.Detail, &e.Type, &e.TraceID} {
+		if key != "" {
+			*text = strings.ReplaceAll(*text, key, redacted)
+		}
+		*text = oneLine(*text, maxProblemText)
 	}
 	e.Status, e.Path = status, path // the body must not override these
 	return e
+}
+
+// redacted stands where the API echoed the key.
+const redacted = "[REDACTED]"
+
+// maxProblemText bounds each text of an APIError, so a chatty error body
+// cannot flood the log.
+const maxProblemText = 300
+
+// oneLine folds white space (newlines included) and cuts s to at most n
+// bytes without splitting a UTF-8 character.
+func oneLine(s string, n int) string {
+	return truncate([]byte(strings.Join(strings.Fields(s), " ")), n)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // PhoneNumber is one item of GET /api/v1/sip-phone-numbers. A JSON null in
@@ -86,10 +87,14 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 // IsSet reports whether the timestamp was present (not null).
 func (t Time) IsSet() bool { return !t.Time.IsZero() }
 
-// truncate shortens text quoted into error messages.
+// truncate shortens text quoted into error messages to at most n bytes,
+// never splitting a UTF-8 character.
 func truncate(b []byte, n int) string {
 	if len(b) <= n {
 		return string(b)
+	}
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
 	}
 	return string(b[:n]) + "…"
 }
