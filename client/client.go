@@ -105,7 +105,7 @@ func New(cfg Config) (*Client, error) {
 	if c.http == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = cfg.Concurrency
-		c.http = &http.Client{Transport: t}
+		c.http = &http.Client{Transport: t, CheckRedirect: noRedirects}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -388,6 +388,9 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
 		apiErr := newAPIError(resp.StatusCode, u.RequestURI(), body, key)
+		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
+			apiErr.Detail = oneLine("redirected to "+loc, maxProblemText)
+		}
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			return nil, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), apiErr
@@ -457,7 +460,7 @@ func decodePage(body io.Reader) (*page, error) {
 			// The JSON stopped short: the body was cut off.
 			return nil, &cutOffError{io.ErrUnexpectedEOF}
 		}
-		return nil, fmt.Errorf("the page is not the expected JSON: %w", err)
+		return nil, fmt.Errorf("the page is not the expected JSON: %w%s", err, badItem(buf.Bytes()))
 	}
 	if p.TotalCount == nil {
 		return nil, errors.New("the page has no totalCount")
@@ -471,6 +474,29 @@ func decodePage(body io.Reader) (*page, error) {
 		}
 	}
 	return &p, nil
+}
+
+// badItem names the first item of a page that does not decode, for an error
+// message on-call can act on: which number, by index and id. It runs only
+// after decoding failed.
+func badItem(body []byte) string {
+	var raw struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if json.Unmarshal(body, &raw) != nil {
+		return ""
+	}
+	for i, item := range raw.Items {
+		var n PhoneNumber
+		if err := json.Unmarshal(item, &n); err != nil {
+			var id struct {
+				ID string `json:"id"`
+			}
+			json.Unmarshal(item, &id)
+			return fmt.Sprintf(" (item %d of the page, id %q)", i, truncate([]byte(id.ID), 64))
+		}
+	}
+	return ""
 }
 
 // maxRetryAfterSeconds caps a Retry-After in seconds (a day), far beyond any
@@ -494,6 +520,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// noRedirects makes a redirect an error answer: following it would send
+// the key to another address (Go keeps Authorization on a redirect to the
+// same host, even from https to http).
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // unwrapURLError drops url.Error's wrapping, whose text repeats the URL.
 func unwrapURLError(err error) error {

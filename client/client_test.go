@@ -186,7 +186,9 @@ func TestDecodeRejectsBadPages(t *testing.T) {
 		"no totalCount": {`{"items":[]}`, "no totalCount"},
 		"negative":      {`{"items":[],"totalCount":-1}`, "negative totalCount"},
 		"no id":         {`{"items":[{"phoneNumber":"+1"}],"totalCount":1}`, "no id"},
-		"bad timestamp": {`{"items":[{"id":"a","registrationStatus":{"expiresAt":"yesterday"}}],"totalCount":1}`, `timestamp "yesterday"`},
+		"bad timestamp": {`{"items":[{"id":"a"},{"id":"b","registrationStatus":{"expiresAt":"yesterday"}}],"totalCount":2}`, `timestamp "yesterday" is not ISO-8601 (item 1 of the page, id "b")`},
+		"null item":     {`{"items":[{"id":"a"},null],"totalCount":2}`, "no id"},
+		"number as id":  {`{"items":[{"id":7}],"totalCount":1}`, `(item 0 of the page, id "")`},
 		"items object":  {`{"items":{},"totalCount":0}`, "not the expected JSON"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -467,5 +469,29 @@ func TestPageLongerThanTakeIsAnError(t *testing.T) {
 	}
 	if requests.Load() > 2 {
 		t.Errorf("%d requests: a contract violation is not a shifting list to take again", requests.Load())
+	}
+}
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var leaked atomic.Bool
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			leaked.Store(true)
+		}
+	}))
+	defer target.Close()
+	srv := httptest.NewServer(http.RedirectHandler(target.URL+"/api/v1/sip-phone-numbers", http.StatusFound))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	c, err := New(Config{BaseURL: u, Key: StaticKey(testKey), PageSize: 10, Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.List(listCtx(t))
+	if err == nil || !strings.Contains(err.Error(), "302 Found: redirected to "+target.URL) || !strings.Contains(err.Error(), "--dasha.url") {
+		t.Fatalf("error = %v", err)
+	}
+	if leaked.Load() {
+		t.Error("the key was sent to the redirect target")
 	}
 }

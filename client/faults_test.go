@@ -834,6 +834,39 @@ func TestSharedWaiterWithAnEarlierDeadline(t *testing.T) {
 	})
 }
 
+// A scrape that joins a listing started by a scrape with an earlier
+// deadline is not failed by that deadline: when the joined listing runs
+// out of time while the joiner has time left, the joiner lists anew.
+func TestSharedJoinerOutlivesTheStartersDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake, c := ftMemClient(t, 10, nil)
+		fake.Latency = 3 * time.Second
+		s := NewShared(c, 0)
+		start := time.Now()
+		shortErr := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := s.List(ctx)
+			shortErr <- err
+		}()
+		synctest.Wait() // the short scrape's listing is in flight
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		l, err := s.List(ctx)
+		if err != nil {
+			t.Fatalf("the long scrape failed with the short one's deadline: %v", err)
+		}
+		ftCheckListing(t, l, fake.Numbers())
+		if got := time.Since(start); got != 4*time.Second {
+			t.Errorf("the long scrape took %v, want 1s (joined) + 3s (its own listing)", got)
+		}
+		if err := <-shortErr; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the short scrape returned %v", err)
+		}
+	})
+}
+
 // The scrape that started a listing goes away (its request is cancelled):
 // the listing carries on for the scrapes still waiting.
 func TestSharedStarterCancelledOthersStillServed(t *testing.T) {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -35,39 +36,48 @@ func NewShared(next Lister, ttl time.Duration) *Shared {
 }
 
 // List returns a cached listing younger than the TTL, joins a listing in
-// flight, or starts one. A listing that is joined runs under the deadline of
-// the scrape that started it; each caller still stops waiting at its own
-// deadline.
+// flight, or starts one. A listing runs under the deadline of the scrape
+// that started it; each caller still stops waiting at its own deadline. A
+// caller whose joined listing ran out of its starter's time, while the
+// caller itself has time left, starts a listing of its own.
 func (s *Shared) List(ctx context.Context) (*Listing, error) {
-	if l := s.fresh(); l != nil {
-		return l, nil
-	}
-	ch := s.group.DoChan("list", func() (any, error) {
-		// Detach from the first caller's cancellation (another scrape may
-		// be waiting) but keep its deadline.
-		lctx := context.WithoutCancel(ctx)
-		if dl, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			lctx, cancel = context.WithDeadline(lctx, dl)
-			defer cancel()
+	for {
+		if l := s.fresh(); l != nil {
+			return l, nil
 		}
-		l, err := s.next.List(lctx)
-		if err == nil && s.ttl > 0 {
-			s.mu.Lock()
-			s.cached, s.cachedAt = l, s.now()
-			s.mu.Unlock()
-		}
-		return l, err
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
+		ch := s.group.DoChan("list", func() (any, error) { return s.list(ctx) })
+		select {
+		case r := <-ch:
+			if r.Err == nil {
+				return r.Val.(*Listing), nil
+			}
+			if errors.Is(r.Err, context.DeadlineExceeded) && ctx.Err() == nil && r.Shared {
+				continue // another scrape's deadline, not ours
+			}
 			return nil, r.Err
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
 		}
-		return r.Val.(*Listing), nil
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
 	}
+}
+
+// list runs one listing for whoever started it. It is detached from the
+// starter's cancellation (other scrapes may be waiting) but keeps its
+// deadline.
+func (s *Shared) list(ctx context.Context) (*Listing, error) {
+	lctx := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		lctx, cancel = context.WithDeadline(lctx, dl)
+		defer cancel()
+	}
+	l, err := s.next.List(lctx)
+	if err == nil && s.ttl > 0 {
+		s.mu.Lock()
+		s.cached, s.cachedAt = l, s.now()
+		s.mu.Unlock()
+	}
+	return l, err
 }
 
 // fresh returns the cached listing if it is younger than the TTL.
