@@ -68,6 +68,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Vary", "Accept-Encoding")
 	var out io.Writer = w
 	if acceptsGzip(r) {
 		w.Header().Set("Content-Encoding", "gzip")
@@ -104,12 +105,9 @@ func (h *handler) listingTimeout(r *http.Request) time.Duration {
 		return h.opts.Timeout
 	}
 	timeout := time.Duration(secs * float64(time.Second))
-	if timeout > h.opts.TimeoutOffset {
-		return timeout - h.opts.TimeoutOffset
-	}
-	// An offset as large as the timeout would leave no time at all.
-	h.opts.Logger.Debug("timeout offset not applied: it is not smaller than the scrape timeout", "scrape_timeout", timeout, "offset", h.opts.TimeoutOffset)
-	return timeout
+	// Never less than half the scrape timeout: an offset as large as the
+	// timeout would leave no time to list, and none at all to answer.
+	return max(timeout-h.opts.TimeoutOffset, timeout/2)
 }
 
 // acceptsGzip reports whether the client takes a gzip-encoded answer.

@@ -44,7 +44,8 @@ func TestHandlerListingDeadline(t *testing.T) {
 		{"no header: --dasha.timeout", "", 500 * time.Millisecond, 7 * time.Second},
 		{"scrape timeout less offset", "5", 500 * time.Millisecond, 4500 * time.Millisecond},
 		{"fractional header", "2.5", 500 * time.Millisecond, 2 * time.Second},
-		{"offset too large: whole timeout", "0.4", 500 * time.Millisecond, 400 * time.Millisecond},
+		{"offset too large: half the timeout", "0.4", 500 * time.Millisecond, 200 * time.Millisecond},
+		{"offset would leave less than half", "0.8", 500 * time.Millisecond, 400 * time.Millisecond},
 		{"bad header: --dasha.timeout", "soon", 500 * time.Millisecond, 7 * time.Second},
 		{"negative header: --dasha.timeout", "-3", 500 * time.Millisecond, 7 * time.Second},
 	} {
@@ -209,5 +210,24 @@ func TestAcceptsGzip(t *testing.T) {
 		if got := acceptsGzip(r); got != want {
 			t.Errorf("acceptsGzip(%q) = %v", header, got)
 		}
+	}
+}
+
+type failingWriter struct{ calls int }
+
+func (w *failingWriter) Write([]byte) (int, error) {
+	w.calls++
+	return 0, errors.New("broken pipe")
+}
+
+func TestWriteTextStopsWhenTheScraperGoesAway(t *testing.T) {
+	numbers := make([]client.PhoneNumber, 5000)
+	for i := range numbers {
+		numbers[i] = client.PhoneNumber{ID: strings.Repeat("x", 30) + string(rune('a'+i%26)), PhoneNumber: "+1555", Registration: true}
+	}
+	e := newTestExporter(t, &stubLister{results: []stubResult{{listing: &client.Listing{Numbers: numbers}}}}, Options{})
+	w := &failingWriter{}
+	if err := e.Scrape(context.Background()).WriteText(w); err == nil || !strings.Contains(err.Error(), "broken pipe") {
+		t.Fatalf("WriteText = %v, want the write error", err)
 	}
 }

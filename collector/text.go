@@ -36,6 +36,9 @@ func (s *Scrape) WriteText(w io.Writer) error {
 		for j := range s.Listing.Numbers {
 			f.emit(ts, &s.Listing.Numbers[j], s.rules, s.Time)
 		}
+		if ts.err != nil {
+			return ts.err // the scraper went away: stop formatting
+		}
 	}
 	return bw.Flush()
 }
@@ -44,6 +47,7 @@ func (s *Scrape) WriteText(w io.Writer) error {
 // name, as prometheus/common's own encoder writes them.
 type textSink struct {
 	w    *bufio.Writer
+	err  error // the first write error
 	buf  []byte
 	name string
 	// order lists, for each label in name order, its index among the
@@ -70,8 +74,7 @@ func (t *textSink) start(f family) {
 	b = append(b, "\n# TYPE "...)
 	b = append(b, f.name...)
 	b = append(b, " gauge\n"...)
-	t.w.Write(b)
-	t.buf = b
+	t.write(b)
 }
 
 func (t *textSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
@@ -97,7 +100,15 @@ func (t *textSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
 	b = append(b, "} "...)
 	b = appendFloat(b, v)
 	b = append(b, '\n')
-	t.w.Write(b)
+	t.write(b)
+}
+
+// write writes a line, remembering the first error, and keeps the buffer
+// for the next line.
+func (t *textSink) write(b []byte) {
+	if _, err := t.w.Write(b); err != nil && t.err == nil {
+		t.err = err
+	}
 	t.buf = b
 }
 
