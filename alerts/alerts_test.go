@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -220,5 +221,114 @@ func TestExampleConfigs(t *testing.T) {
 	out, err := exec.Command(amtool, "check-config", "examples/alertmanager.yml").CombinedOutput()
 	if err != nil {
 		t.Fatalf("amtool check-config: %v\n%s", err, out)
+	}
+}
+
+// amConfig is the part of an Alertmanager configuration the inhibition test
+// reads.
+type amConfig struct {
+	InhibitRules []struct {
+		SourceMatchers []string `yaml:"source_matchers"`
+		TargetMatchers []string `yaml:"target_matchers"`
+		Equal          []string `yaml:"equal"`
+	} `yaml:"inhibit_rules"`
+}
+
+var amMatcherRE = regexp.MustCompile(`^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*")\s*$`)
+
+// amMatch reports whether labels satisfy every matcher, as Alertmanager
+// reads them: regular expressions are anchored, and a missing label is "".
+func amMatch(t *testing.T, matchers []string, labels map[string]string) bool {
+	t.Helper()
+	for _, m := range matchers {
+		sm := amMatcherRE.FindStringSubmatch(m)
+		if sm == nil {
+			t.Fatalf("matcher %q: not of the form name<op>\"value\"", m)
+		}
+		value, err := strconv.Unquote(sm[3])
+		if err != nil {
+			t.Fatalf("matcher %q: %v", m, err)
+		}
+		got := labels[sm[1]]
+		var ok bool
+		switch sm[2] {
+		case "=":
+			ok = got == value
+		case "!=":
+			ok = got != value
+		case "=~", "!~":
+			re, err := regexp.Compile("^(?:" + value + ")$")
+			if err != nil {
+				t.Fatalf("matcher %q: %v", m, err)
+			}
+			ok = re.MatchString(got) == (sm[2] == "=~")
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// TestExampleInhibitions checks what the example Alertmanager configuration
+// mutes: which firing alert silences which other one (amtool check-config,
+// in TestExampleConfigs, only checks that it parses).
+func TestExampleInhibitions(t *testing.T) {
+	data, err := os.ReadFile("examples/alertmanager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg amConfig
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	inhibited := func(source, target map[string]string) bool {
+		for _, r := range cfg.InhibitRules {
+			if !amMatch(t, r.TargetMatchers, target) || !amMatch(t, r.SourceMatchers, source) {
+				continue
+			}
+			equal := true
+			for _, l := range r.Equal {
+				equal = equal && source[l] == target[l]
+			}
+			if equal {
+				return true
+			}
+		}
+		return false
+	}
+	num := func(alertname, instance, id string) map[string]string {
+		return map[string]string{"alertname": alertname, "instance": instance, "id": id, "job": "dasha", "phone_number": "+1555" + id}
+	}
+	for _, c := range []struct {
+		name           string
+		source, target map[string]string
+		want           bool
+	}{
+		{"a number both failed and expired pages once (Expired)",
+			num("DashaSIPRegistrationExpired", "exp:9612", "a"), num("DashaSIPRegistrationFailing", "exp:9612", "a"), true},
+		{"Expired of one number does not mute Failing of another",
+			num("DashaSIPRegistrationExpired", "exp:9612", "a"), num("DashaSIPRegistrationFailing", "exp:9612", "b"), false},
+		{"Expired of a number seen by another exporter does not mute Failing",
+			num("DashaSIPRegistrationExpired", "exp2:9612", "a"), num("DashaSIPRegistrationFailing", "exp:9612", "a"), false},
+		{"Failing does not mute Expired",
+			num("DashaSIPRegistrationFailing", "exp:9612", "a"), num("DashaSIPRegistrationExpired", "exp:9612", "a"), false},
+		{"Expired mutes ExpiringSoon",
+			num("DashaSIPRegistrationExpired", "exp:9612", "a"), num("DashaSIPRegistrationExpiringSoon", "exp:9612", "a"), true},
+		{"APIScrapeFailing mutes the exporter's per-number alerts",
+			map[string]string{"alertname": "DashaAPIScrapeFailing", "instance": "exp:9612", "job": "dasha"}, num("DashaSIPRegistrationFailing", "exp:9612", "a"), true},
+		{"ExporterDown (up == 0) mutes the exporter's per-number alerts",
+			map[string]string{"alertname": "DashaExporterDown", "instance": "exp:9612", "job": "dasha"}, num("DashaSIPRegistrationExpired", "exp:9612", "a"), true},
+		{"ExporterDown of another exporter mutes nothing here",
+			map[string]string{"alertname": "DashaExporterDown", "instance": "exp2:9612", "job": "dasha"}, num("DashaSIPRegistrationFailing", "exp:9612", "a"), false},
+		// absent(up{job="dasha"}) has no instance label, so equal: [instance]
+		// never holds against a per-number alert, which always has one; the
+		// example's comment says so.
+		{"ExporterDown from absent() (no instance) mutes no per-number alert",
+			map[string]string{"alertname": "DashaExporterDown", "job": "dasha"}, num("DashaSIPRegistrationFailing", "exp:9612", "a"), false},
+	} {
+		if got := inhibited(c.source, c.target); got != c.want {
+			t.Errorf("%s: %s inhibits %s = %v, want %v", c.name, c.source["alertname"], c.target["alertname"], got, c.want)
+		}
 	}
 }
