@@ -145,6 +145,11 @@ func (c *config) validate(rawURL, envKey string) error {
 	if err := c.collector.Validate(); err != nil {
 		return err
 	}
+	if f := *c.web.WebConfigFile; f != "" {
+		if err := web.Validate(f); err != nil {
+			return fmt.Errorf("--web.config.file %s: %w", f, err)
+		}
+	}
 	if c.demo {
 		return nil
 	}

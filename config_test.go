@@ -29,12 +29,12 @@ func TestParseConfigDefaults(t *testing.T) {
 }
 
 func TestParseConfigRepeatableStates(t *testing.T) {
-	c, err := parseConfig([]string{"--demo", "--registration.state=Registered", "--registration.state=Failed",
+	c, err := parseConfig([]string{"--demo", "--registration.state=Registered", "--registration.state=Failed", "--registration.state=Refreshing",
 		"--registration.healthy-state=Registered", "--registration.healthy-state=Refreshing"}, env(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(c.collector.States, ",") != "Registered,Failed" || strings.Join(c.collector.HealthyStates, ",") != "Registered,Refreshing" {
+	if strings.Join(c.collector.States, ",") != "Registered,Failed,Refreshing" || strings.Join(c.collector.HealthyStates, ",") != "Registered,Refreshing" {
 		t.Errorf("states %v healthy %v", c.collector.States, c.collector.HealthyStates)
 	}
 }
@@ -58,6 +58,8 @@ func TestParseConfigKeyFile(t *testing.T) {
 func TestParseConfigRejectsBadInput(t *testing.T) {
 	const key = "sk-secret-value"
 	dir := t.TempDir()
+	badWebConfig := filepath.Join(dir, "web.yml")
+	os.WriteFile(badWebConfig, []byte("tls_server_config:\n  cert_file: /nonexistent.crt\n"), 0o600)
 	for _, tc := range []struct {
 		args []string
 		env  map[string]string
@@ -86,6 +88,9 @@ func TestParseConfigRejectsBadInput(t *testing.T) {
 		{[]string{"--registration.state=", "--demo"}, nil, "must not be empty"},
 		{[]string{"--registration.state=A", "--registration.state=A", "--demo"}, nil, "given twice"},
 		{[]string{"--dasha.api-key", key}, nil, "unknown long flag"},
+		{[]string{"--demo", "--registration.healthy-state=registered"}, nil, `--registration.healthy-state "registered" is not one of`},
+		{[]string{"--demo", "--web.config.file", filepath.Join(dir, "missing.yml")}, nil, "--web.config.file"},
+		{[]string{"--demo", "--web.config.file", badWebConfig}, nil, "--web.config.file"},
 		{[]string{"--no-such-flag"}, nil, "unknown long flag"},
 	} {
 		_, err := parseConfig(tc.args, env(tc.env), &bytes.Buffer{})

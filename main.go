@@ -70,7 +70,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		Filters:     cfg.filters,
 		Metrics:     client.NewMetrics(reg),
 		Logger:      logger.With("component", "client"),
-		UserAgent:   "dasha_exporter/" + version.Version,
+		UserAgent:   userAgent(),
 	})
 	if err != nil {
 		return err
@@ -119,17 +119,30 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	logger.Info("listing SIP phone numbers", "url", cfg.url.Redacted(), "page_size", cfg.pageSize, "concurrency", cfg.concurrency, "cache_ttl", cfg.cacheTTL, "demo", cfg.demo)
 
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		<-ctx.Done()
-		logger.Info("shutting down")
+		logger.Info("shutting down; finishing scrapes in flight")
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(shutdownCtx)
 	}()
-	if err := web.ListenAndServe(srv, cfg.web, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := web.ListenAndServe(srv, cfg.web, logger); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Shutdown makes ListenAndServe return at once; the scrapes in flight
+	// still get their answer before the process exits.
+	<-drained
 	return nil
+}
+
+// userAgent names the exporter and, when the build set one, its version.
+func userAgent() string {
+	if version.Version == "" {
+		return "dasha_exporter"
+	}
+	return "dasha_exporter/" + version.Version
 }
 
 // newRegistry holds the exporter's long-lived metrics: build info, Go and

@@ -52,6 +52,11 @@ func (o Options) Validate() error {
 		if s == "" {
 			return errors.New("--registration.healthy-state must not be empty")
 		}
+		// States are case-sensitive; a healthy state outside the state set
+		// is most likely a typo that would make every number unhealthy.
+		if !seen[s] {
+			return fmt.Errorf("--registration.healthy-state %q is not one of the --registration.state values %v (states are case-sensitive; add it with --registration.state if it is meant)", s, o.States)
+		}
 	}
 	return nil
 }

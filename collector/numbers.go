@@ -10,7 +10,8 @@ import (
 // UnknownState stands for a null registrationStatus or state.
 const UnknownState = "Unknown"
 
-// maxLabelBytes bounds free-form label values (error texts, display names).
+// maxLabelBytes bounds label values that come from the API as text (error
+// texts, display names, states).
 const maxLabelBytes = 256
 
 // sink receives one sample of the family being written: the number it
@@ -156,12 +157,14 @@ var families = []family{
 	},
 }
 
-// stateOf returns the number's registration state, Unknown for null.
+// stateOf returns the number's registration state, Unknown for null. The
+// API's states are an open set; one is a label value, so it is cut like
+// the other texts.
 func stateOf(n *client.PhoneNumber) string {
 	if n.RegistrationStatus == nil || n.RegistrationStatus.State == "" {
 		return UnknownState
 	}
-	return n.RegistrationStatus.State
+	return cut(n.RegistrationStatus.State)
 }
 
 // errorOf returns the number's error description, "" for none.
