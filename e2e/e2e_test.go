@@ -230,10 +230,17 @@ func TestEndToEnd(t *testing.T) {
 	t.Logf("built exporter in %v", time.Since(start).Round(time.Millisecond))
 
 	// 2. Start it against the fake, the key in the environment only.
+	// Prometheus scrapes with a 1s timeout (below); the default
+	// --dasha.timeout-offset of 0.5s would leave each listing only 0.5s, and
+	// under -race on a loaded 2-core machine one slow listing answers
+	// dasha_up 0, sets DashaAPIScrapeFailing (for: shortened to seconds)
+	// pending and fails NoOtherAlerts. 100ms leaves 0.9s and still answers
+	// within the scrape timeout.
 	expAddr := freeAddr(t)
 	exporter := startProc(t, "exporter", tmp,
 		[]string{"DASHA_URL=" + apiSrv.URL, "DASHA_API_KEY=" + apiKey},
-		exporterBin, "--web.listen-address="+expAddr, "--log.level=debug")
+		exporterBin, "--web.listen-address="+expAddr, "--log.level=debug",
+		"--dasha.timeout-offset=100ms")
 	waitReady(t, exporter, "http://"+expAddr+"/-/ready", 20*time.Second)
 
 	// 4. Alertmanager, sending everything to the webhook.
