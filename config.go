@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -35,6 +36,21 @@ type config struct {
 	logFormat     string
 	web           *web.FlagConfig
 }
+
+// wholeNumber is an int flag that takes only whole numbers: kingpin's own
+// int flags parse floats and would turn 1.9 into 1 silently.
+type wholeNumber int
+
+func (n *wholeNumber) Set(s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	*n = wholeNumber(v)
+	return nil
+}
+
+func (n *wholeNumber) String() string { return strconv.Itoa(int(*n)) }
 
 // maxConcurrency keeps --dasha.concurrency from flooding the API.
 const maxConcurrency = 64
@@ -92,8 +108,8 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("dasha.api-key-file", "File holding the API key; read again when it changes. Or set DASHA_API_KEY.").Envar("DASHA_API_KEY_FILE").StringVar(&c.apiKeyFile)
 	app.Flag("dasha.timeout", "Listing deadline when a scrape carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").DurationVar(&c.timeout)
 	app.Flag("dasha.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.").Default("0.5s").DurationVar(&c.timeoutOffset)
-	app.Flag("dasha.page-size", "Numbers asked for per request (take), 1..1000.").Default("1000").IntVar(&c.pageSize)
-	app.Flag("dasha.concurrency", "Pages fetched at once.").Default("4").IntVar(&c.concurrency)
+	app.Flag("dasha.page-size", "Numbers asked for per request (take), 1..1000.").Default("1000").SetValue((*wholeNumber)(&c.pageSize))
+	app.Flag("dasha.concurrency", "Pages fetched at once, 1..64.").Default("4").SetValue((*wholeNumber)(&c.concurrency))
 	app.Flag("dasha.cache-ttl", "Reuse a complete listing this long, e.g. for HA Prometheus pairs scraping the same exporter; 0 turns it off.").Default("0s").DurationVar(&c.cacheTTL)
 	app.Flag("dasha.phone-number", "Only list this phone number (the API's phoneNumber filter).").StringVar(&c.filters.PhoneNumber)
 	app.Flag("dasha.provider-id", "Only list numbers of this provider (uuid).").StringVar(&c.filters.ProviderID)
