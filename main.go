@@ -116,6 +116,9 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	mux.Handle("/", landing)
 
 	logger.Info("starting dasha_exporter", "version", version.Info(), "build_context", version.BuildContext())
+	if cfg.url.Scheme == "http" && !cfg.demo && !isLoopback(cfg.url.Hostname()) {
+		logger.Warn("--dasha.url is plain http: the API key travels unencrypted", "url", cfg.url.Redacted())
+	}
 	logger.Info("listing SIP phone numbers", "url", cfg.url.Redacted(), "page_size", cfg.pageSize, "concurrency", cfg.concurrency, "cache_ttl", cfg.cacheTTL, "demo", cfg.demo)
 
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
@@ -135,6 +138,15 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	// still get their answer before the process exits.
 	<-drained
 	return nil
+}
+
+// isLoopback reports whether host is this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // userAgent names the exporter and, when the build set one, its version.
