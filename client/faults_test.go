@@ -386,71 +386,57 @@ func ftHijack(t *testing.T, w http.ResponseWriter) (net.Conn, *bufio.ReadWriter)
 	return conn, buf
 }
 
-func TestFaultConnectionClosedMidBodyIsRetried(t *testing.T) {
-	ftNoLeaks(t)
-	fake, c := ftServer(t, 2500, nil)
-	cuts := ftFirstTimes(fake, 1, 2, func(w http.ResponseWriter, r *http.Request) {
-		conn, buf := ftHijack(t, w)
-		fmt.Fprint(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
-		fmt.Fprint(buf, `{"items":[{"id":"8d0e9c1a-0000-4000-8000-000000001000","phoneNumber":"+14150001000"},{"id":"8d0e`)
-		buf.Flush()
-		conn.Close()
-	})
-	l, err := c.List(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ftCheckListing(t, l, fake.Numbers())
-	if cuts.Load() != 2 {
-		t.Errorf("%d answers were cut off, want 2", cuts.Load())
-	}
-}
-
-func TestFaultConnectionClosedMidBodyEveryTimeFails(t *testing.T) {
-	ftNoLeaks(t)
-	fake, c := ftServer(t, 2500, nil)
-	ftFirstTimes(fake, 1, 1000, func(w http.ResponseWriter, r *http.Request) {
-		conn, buf := ftHijack(t, w)
-		fmt.Fprint(buf, "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n{\"items\":[")
-		buf.Flush()
-		conn.Close()
-	})
-	_, err := c.List(t.Context())
-	ftWantErr(t, err, "skip=1000", "cut off", "unexpected EOF")
-}
-
-func TestFaultConnectionResetIsRetried(t *testing.T) {
-	ftNoLeaks(t)
-	fake, c := ftServer(t, 2500, nil)
-	resets := ftFirstTimes(fake, 0, 1, func(w http.ResponseWriter, r *http.Request) {
-		conn, _ := ftHijack(t, w)
-		if tc, ok := conn.(*net.TCPConn); ok {
-			tc.SetLinger(0) // close with a RST
+// A connection that breaks mid-answer, closed or reset: retried while tries
+// remain, then a clear error that names the page.
+func TestFaultBrokenConnections(t *testing.T) {
+	closeMidBody := func(t *testing.T) func(http.ResponseWriter, *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			conn, buf := ftHijack(t, w)
+			fmt.Fprint(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+			fmt.Fprint(buf, `{"items":[{"id":"8d0e9c1a-0000-4000-8000-000000001000","phoneNumber":"+14150001000"},{"id":"8d0e`)
+			buf.Flush()
+			conn.Close()
 		}
-		conn.Close()
-	})
-	l, err := c.List(t.Context())
-	if err != nil {
-		t.Fatal(err)
 	}
-	ftCheckListing(t, l, fake.Numbers())
-	if resets.Load() != 1 {
-		t.Errorf("%d connections were reset, want 1", resets.Load())
-	}
-}
-
-func TestFaultConnectionResetEveryTimeFails(t *testing.T) {
-	ftNoLeaks(t)
-	fake, c := ftServer(t, 10, nil)
-	ftFirstTimes(fake, 0, 1000, func(w http.ResponseWriter, r *http.Request) {
-		conn, _ := ftHijack(t, w)
-		if tc, ok := conn.(*net.TCPConn); ok {
-			tc.SetLinger(0)
+	reset := func(t *testing.T) func(http.ResponseWriter, *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			conn, _ := ftHijack(t, w)
+			if tc, ok := conn.(*net.TCPConn); ok {
+				tc.SetLinger(0) // close with a RST
+			}
+			conn.Close()
 		}
-		conn.Close()
-	})
-	_, err := c.List(t.Context())
-	ftWantErr(t, err, "GET /api/v1/sip-phone-numbers?skip=0&take=1000")
+	}
+	for _, tc := range []struct {
+		name    string
+		fault   func(*testing.T) func(http.ResponseWriter, *http.Request)
+		page    int
+		times   int
+		wantErr []string // nil: the retries succeed
+	}{
+		{"closed mid-body twice", closeMidBody, 1, 2, nil},
+		{"closed mid-body every time", closeMidBody, 1, 1000, []string{"skip=1000", "cut off", "unexpected EOF"}},
+		{"reset once", reset, 0, 1, nil},
+		{"reset every time", reset, 0, 1000, []string{"GET /api/v1/sip-phone-numbers?skip=0&take=1000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ftNoLeaks(t)
+			fake, c := ftServer(t, 2500, nil)
+			faults := ftFirstTimes(fake, tc.page, tc.times, tc.fault(t))
+			l, err := c.List(t.Context())
+			if tc.wantErr != nil {
+				ftWantErr(t, err, tc.wantErr...)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ftCheckListing(t, l, fake.Numbers())
+			if faults.Load() != int64(tc.times) {
+				t.Errorf("%d answers broke, want %d", faults.Load(), tc.times)
+			}
+		})
+	}
 }
 
 // A complete answer whose JSON stops short: retried, then a clear error.
