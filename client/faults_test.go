@@ -533,55 +533,40 @@ func ftShiftOnce(t *testing.T, change func([]fakeapi.Number) []fakeapi.Number) (
 	return fake, c
 }
 
-func TestShiftTotalCountGrowsBetweenPages(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fake, c := ftShiftOnce(t, func(ns []fakeapi.Number) []fakeapi.Number {
-			return append([]fakeapi.Number{ftNumber(99999)}, ns...) // added at the front
-		})
-		l, err := c.List(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ftCheckListing(t, l, fake.Numbers())
-		if l.Relists != 1 {
-			t.Errorf("Relists = %d, want 1", l.Relists)
-		}
-	})
-}
-
-func TestShiftItemRemovedBetweenPages(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fake, c := ftShiftOnce(t, func(ns []fakeapi.Number) []fakeapi.Number {
-			return slices.Delete(ns, 3, 4) // page 1 would skip one number
-		})
-		l, err := c.List(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ftCheckListing(t, l, fake.Numbers())
-		if len(l.Numbers) != 2499 || l.Relists != 1 {
-			t.Errorf("got %d numbers after %d relists, want 2499 after 1", len(l.Numbers), l.Relists)
-		}
-	})
-}
-
-// One added at the front and one removed at the end: totalCount stays, but
-// the number at the page boundary is seen twice and the pages hold one
-// distinct number too few.
-func TestShiftSameTotalDuplicateAtBoundary(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fake, c := ftShiftOnce(t, func(ns []fakeapi.Number) []fakeapi.Number {
+// The list shifts once while it is paged: the listing notices and is taken
+// again, complete and without a duplicate.
+func TestShiftBetweenPages(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		shift func([]fakeapi.Number) []fakeapi.Number
+		want  int // numbers in the listing
+	}{
+		{"totalCount grows: one added at the front", func(ns []fakeapi.Number) []fakeapi.Number {
+			return append([]fakeapi.Number{ftNumber(99999)}, ns...)
+		}, 2501},
+		{"one removed: page 1 would skip one number", func(ns []fakeapi.Number) []fakeapi.Number {
+			return slices.Delete(ns, 3, 4)
+		}, 2499},
+		// totalCount stays, but the number at the page boundary is seen
+		// twice and the pages hold one distinct number too few.
+		{"one added at the front, one removed at the end", func(ns []fakeapi.Number) []fakeapi.Number {
 			return append([]fakeapi.Number{ftNumber(99999)}, ns[:len(ns)-1]...)
+		}, 2500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fake, c := ftShiftOnce(t, tc.shift)
+				l, err := c.List(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				ftCheckListing(t, l, fake.Numbers())
+				if len(l.Numbers) != tc.want || l.Relists != 1 {
+					t.Errorf("got %d numbers after %d relists, want %d after 1", len(l.Numbers), l.Relists, tc.want)
+				}
+			})
 		})
-		l, err := c.List(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ftCheckListing(t, l, fake.Numbers())
-		if l.Relists != 1 {
-			t.Errorf("Relists = %d, want 1", l.Relists)
-		}
-	})
+	}
 }
 
 // The first round asks for as many pages as the last listing had; when the
