@@ -200,7 +200,7 @@ func TestShortenFor(t *testing.T) {
 }
 
 func TestEndToEnd(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() && !testtools.Required() { // CI never skips it
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	promBin := testtools.Find(t, "prometheus")
