@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -105,19 +106,19 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.HelpFlag.Short('h')
 
 	rawURL := app.Flag("dasha.url", "Dasha BlackBox API base URL.").Envar("DASHA_URL").Default("https://blackbox.dasha.ai").String()
-	app.Flag("dasha.api-key-file", "File holding the API key; read again when it changes. Or set DASHA_API_KEY.").Envar("DASHA_API_KEY_FILE").StringVar(&c.apiKeyFile)
+	app.Flag("dasha.api-key-file", "File holding the API key; read again when it changes. Or set DASHA_API_KEY.").PlaceHolder("FILE").Envar("DASHA_API_KEY_FILE").StringVar(&c.apiKeyFile)
 	app.Flag("dasha.timeout", "Listing deadline when a scrape carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").DurationVar(&c.timeout)
 	app.Flag("dasha.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.").Default("0.5s").DurationVar(&c.timeoutOffset)
 	app.Flag("dasha.page-size", "Numbers asked for per request (take), 1..1000.").Default("1000").SetValue((*wholeNumber)(&c.pageSize))
 	app.Flag("dasha.concurrency", "Pages fetched at once, 1..64.").Default("4").SetValue((*wholeNumber)(&c.concurrency))
 	app.Flag("dasha.cache-ttl", "Reuse a complete listing this long, e.g. for HA Prometheus pairs scraping the same exporter; 0 turns it off.").Default("0s").DurationVar(&c.cacheTTL)
-	app.Flag("dasha.phone-number", "Only list this phone number (the API's phoneNumber filter).").StringVar(&c.filters.PhoneNumber)
-	app.Flag("dasha.provider-id", "Only list numbers of this provider (uuid).").StringVar(&c.filters.ProviderID)
-	app.Flag("dasha.linked-agent-id", "Only list numbers linked to this agent.").StringVar(&c.filters.LinkedAgentID)
+	app.Flag("dasha.phone-number", "Only list this phone number (the API's phoneNumber filter).").PlaceHolder("NUMBER").StringVar(&c.filters.PhoneNumber)
+	app.Flag("dasha.provider-id", "Only list numbers of this provider (uuid).").PlaceHolder("UUID").StringVar(&c.filters.ProviderID)
+	app.Flag("dasha.linked-agent-id", "Only list numbers linked to this agent.").PlaceHolder("ID").StringVar(&c.filters.LinkedAgentID)
 	app.Flag("dasha.unlinked-only", "Only list numbers linked to no agent.").BoolVar(&c.filters.UnlinkedOnly)
-	app.Flag("registration.state", "A state listed in every number's state set (repeatable).").Default(collector.DefaultStates...).StringsVar(&c.collector.States)
-	app.Flag("registration.healthy-state", "A state that counts as healthy (repeatable).").Default(collector.DefaultHealthyStates...).StringsVar(&c.collector.HealthyStates)
-	app.Flag("demo", "Serve a built-in simulated fleet instead of the real API; needs no key.").BoolVar(&c.demo)
+	app.Flag("registration.state", "A state listed in every number's state set (repeatable). Default: "+strings.Join(collector.DefaultStates, ", ")+".").PlaceHolder("STATE").Default(collector.DefaultStates...).StringsVar(&c.collector.States)
+	app.Flag("registration.healthy-state", "A state that counts as healthy (repeatable). Default: "+strings.Join(collector.DefaultHealthyStates, ", ")+".").PlaceHolder("STATE").Default(collector.DefaultHealthyStates...).StringsVar(&c.collector.HealthyStates)
+	app.Flag("demo", "Serve a built-in simulated fleet instead of the real API; needs no key, ignores --dasha.url.").BoolVar(&c.demo)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.telemetryPath)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&c.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&c.logFormat, "logfmt", "json")
@@ -127,17 +128,13 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 
 // validate checks what kingpin cannot and fills in the URL and key.
 func (c *config) validate(rawURL, envKey string) error {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--dasha.url %q is not an absolute http:// or https:// URL", rawURL)
+	if !c.demo { // --demo ignores --dasha.url: main points the client at the fake API
+		u, err := parseBaseURL(rawURL)
+		if err != nil {
+			return err
+		}
+		c.url = u
 	}
-	if u.User != nil {
-		return errors.New("--dasha.url must not carry credentials; put the API key in DASHA_API_KEY or --dasha.api-key-file")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("--dasha.url %q must be a base URL without query or fragment", u.Redacted())
-	}
-	c.url = u
 	switch {
 	case c.pageSize < 1 || c.pageSize > client.MaxPageSize:
 		return fmt.Errorf("--dasha.page-size %d is out of range 1..%d", c.pageSize, client.MaxPageSize)
@@ -182,4 +179,20 @@ func (c *config) validate(rawURL, envKey string) error {
 		return errors.New("no API key: set DASHA_API_KEY or --dasha.api-key-file (or run with --demo)")
 	}
 	return nil
+}
+
+// parseBaseURL checks --dasha.url: an absolute http(s) base URL without
+// credentials, query or fragment.
+func parseBaseURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--dasha.url %q is not an absolute http:// or https:// URL", rawURL)
+	}
+	if u.User != nil {
+		return nil, errors.New("--dasha.url must not carry credentials; put the API key in DASHA_API_KEY or --dasha.api-key-file")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("--dasha.url %q must be a base URL without query or fragment", u.Redacted())
+	}
+	return u, nil
 }
