@@ -59,7 +59,11 @@ func render(t *testing.T, vf string, set ...string) map[string][]manifest {
 	out := run(t, root, helm, args...)
 	byKind := map[string][]manifest{}
 	for _, doc := range strings.Split(out, "\n---\n") {
+		// The separator took the newline that ends the document's last line.
 		doc = strings.TrimPrefix(doc, "---\n")
+		if !strings.HasSuffix(doc, "\n") {
+			doc += "\n"
+		}
 		var obj map[string]any
 		dec := yaml.NewDecoder(strings.NewReader(doc))
 		if err := dec.Decode(&obj); err != nil {
