@@ -148,8 +148,8 @@ func TestHelmTemplateDeployment(t *testing.T) {
 			if get(c, "resources", "requests") == nil || get(c, "resources", "limits", "memory") == nil {
 				t.Errorf("resources: %v", get(c, "resources"))
 			}
-			if g, _ := get(pod, "terminationGracePeriodSeconds").(int); g <= 120 {
-				t.Errorf("terminationGracePeriodSeconds %v does not outlast the 120s drain", get(pod, "terminationGracePeriodSeconds"))
+			if g, _ := get(pod, "terminationGracePeriodSeconds").(int); g <= 130 {
+				t.Errorf("terminationGracePeriodSeconds %v does not outlast the 130s drain", get(pod, "terminationGracePeriodSeconds"))
 			}
 			if strings.Contains(vf, "tcp") {
 				if get(c, "livenessProbe", "tcpSocket") == nil || get(c, "readinessProbe", "tcpSocket") == nil {
