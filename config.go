@@ -106,7 +106,7 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.HelpFlag.Short('h')
 
 	rawURL := app.Flag("dasha.url", "Dasha BlackBox API base URL.").Envar("DASHA_URL").Default("https://blackbox.dasha.ai").String()
-	app.Flag("dasha.api-key-file", "File holding the API key; read again when it changes. Or set DASHA_API_KEY.").PlaceHolder("FILE").Envar("DASHA_API_KEY_FILE").StringVar(&c.apiKeyFile)
+	app.Flag("dasha.api-key-file", "File holding the API key; read again when it changes. Or set DASHA_API_KEY.").Envar("DASHA_API_KEY_FILE").StringVar(&c.apiKeyFile)
 	app.Flag("dasha.timeout", "Listing deadline when a scrape carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").DurationVar(&c.timeout)
 	app.Flag("dasha.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.").Default("0.5s").DurationVar(&c.timeoutOffset)
 	app.Flag("dasha.page-size", "Numbers asked for per request (take), 1..1000.").Default("1000").SetValue((*wholeNumber)(&c.pageSize))
@@ -123,6 +123,7 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&c.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&c.logFormat, "logfmt", "json")
 	c.web = kingpinflag.AddFlags(app, ":9612")
+	app.GetFlag("dasha.api-key-file").PlaceHolder("FILE") // not DASHA.API-KEY-FILE in --help
 	return app, rawURL
 }
 
