@@ -32,7 +32,7 @@ LDFLAGS := -s -w \
 # Outside programs the tests drive, and the Debian packages that ship them.
 TOOLS := promtool prometheus prometheus-alertmanager amtool
 
-.PHONY: all build demo test lint tools bench fuzz clean docker docker-multiarch release-check sync-deploy test-compat compat-tools sync-check
+.PHONY: all build demo test lint tools bench fuzz clean
 
 all: lint test build
 
@@ -87,6 +87,8 @@ clean:
 	rm -rf dist
 
 # --- Releases, packaging and compatibility ---------------------------------
+.PHONY: docker docker-multiarch release-check sync-deploy sync-check test-compat compat-tools
+
 # Tools of pinned versions, outside the exporter's go.mod, each installed into
 # a folder of its own under TOOLS_BIN (kept between runs).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2

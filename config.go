@@ -130,9 +130,15 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 // validate checks what kingpin cannot and fills in the URL and key.
 func (c *config) validate(rawURL, envKey string) error {
 	if !c.demo { // --demo ignores --dasha.url: main points the client at the fake API
-		u, err := parseBaseURL(rawURL)
-		if err != nil {
-			return err
+		u, err := url.Parse(rawURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--dasha.url %q is not an absolute http:// or https:// URL", rawURL)
+		}
+		if u.User != nil {
+			return errors.New("--dasha.url must not carry credentials; put the API key in DASHA_API_KEY or --dasha.api-key-file")
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--dasha.url %q must be a base URL without query or fragment", u.Redacted())
 		}
 		c.url = u
 	}
@@ -180,20 +186,4 @@ func (c *config) validate(rawURL, envKey string) error {
 		return errors.New("no API key: set DASHA_API_KEY or --dasha.api-key-file (or run with --demo)")
 	}
 	return nil
-}
-
-// parseBaseURL checks --dasha.url: an absolute http(s) base URL without
-// credentials, query or fragment.
-func parseBaseURL(rawURL string) (*url.URL, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--dasha.url %q is not an absolute http:// or https:// URL", rawURL)
-	}
-	if u.User != nil {
-		return nil, errors.New("--dasha.url must not carry credentials; put the API key in DASHA_API_KEY or --dasha.api-key-file")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("--dasha.url %q must be a base URL without query or fragment", u.Redacted())
-	}
-	return u, nil
 }
