@@ -16,7 +16,8 @@ local shipped = {
     // the expression of DashaExporterDown; every other rule selects the
     // exporter's own metric names.
     jobSelector: shipped.jobSelector,
-    // Where the runbook lives; runbook_url is this plus '#<alert name>'.
+    // Where the runbook lives: replaces the shipped base wherever a
+    // runbook_url names it (the '#<alert>' anchor is kept).
     runbookURLBase: shipped.runbookURLBase,
   },
 
