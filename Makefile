@@ -4,7 +4,12 @@
 #   make demo    build and run on the built-in simulated fleet (no API key)
 #   make test    the whole test suite: unit, golden, promtool rule tests and
 #                the end-to-end test with a real Prometheus and Alertmanager
-#   make lint    gofmt, go vet, promtool check rules
+#   make lint    gofmt, go vet, staticcheck, promtool check rules
+#   make test-compat  Prometheus 3's promtool, helm lint/template, the jsonnet
+#                mixin, goreleaser check, systemd-analyze verify (slow: builds tools)
+#   make sync-deploy  copy alerts/ and dashboards/ into the Helm chart
+#   make docker  container image for this machine's platform
+#   make release-check  goreleaser check and a snapshot build into dist/
 #   make bench   benchmarks with allocations
 #   make fuzz    each fuzz target for FUZZTIME (default 30s)
 
@@ -14,6 +19,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 FUZZTIME ?= 30s
+BUILD_DATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
 
 VERSION_PKG := github.com/prometheus/common/version
 LDFLAGS := -s -w \
@@ -21,7 +27,7 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).Revision=$(REVISION) \
 	-X $(VERSION_PKG).Branch=$(BRANCH) \
 	-X $(VERSION_PKG).BuildUser=$(shell id -un 2>/dev/null)@$(shell hostname 2>/dev/null) \
-	-X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
 # Outside programs the tests drive, and the Debian packages that ship them.
 TOOLS := promtool prometheus prometheus-alertmanager amtool
@@ -56,10 +62,13 @@ tools:
 test: tools
 	DASHA_REQUIRE_TOOLS=1 $(GO) test -race -count=1 ./...
 
-lint: tools
+# lint installs nothing: a missing promtool fails it (make tools installs it).
+lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@command -v promtool >/dev/null 2>&1 || { echo "promtool missing: run make tools (or apt-get install prometheus)" >&2; exit 1; }
 	promtool check rules alerts/*.yml
 
 bench:
@@ -75,3 +84,75 @@ fuzz:
 
 clean:
 	rm -f $(BINARY)
+	rm -rf dist
+
+# --- Releases, packaging and compatibility ---------------------------------
+.PHONY: docker docker-multiarch release-check sync-deploy sync-check test-compat compat-tools
+
+# Tools of pinned versions, outside the exporter's go.mod, each installed into
+# a folder of its own under TOOLS_BIN (kept between runs).
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PROMTOOL3   := github.com/prometheus/prometheus/cmd/promtool@v0.316.0
+HELM        := helm.sh/helm/v3/cmd/helm@v3.22.0
+JSONNET     := github.com/google/go-jsonnet/cmd/jsonnet@v0.22.0
+GORELEASER  := github.com/goreleaser/goreleaser/v2@v2.15.1
+TOOLS_BIN   ?= $(CURDIR)/.tools
+tool_dir     = $(TOOLS_BIN)/$(subst /,_,$(1))
+
+# $(call install_tool,pkg@version): go install it unless it is there already.
+install_tool = @dir="$(call tool_dir,$(1))"; [ -n "$$(ls $$dir 2>/dev/null)" ] || { \
+	echo ">> go install $(1)"; GOBIN="$$dir" $(GO) install $(1); }
+
+compat-tools:
+	$(call install_tool,$(PROMTOOL3))
+	$(call install_tool,$(HELM))
+	$(call install_tool,$(JSONNET))
+	$(call install_tool,$(GORELEASER))
+
+# Prometheus 3's promtool on the rules and their tests, the Helm chart (lint,
+# template over ci/*-values.yaml, rendered rules byte-identical to alerts/ and
+# valid for promtool 2 and 3), the mixin against the shipped files, goreleaser
+# check and systemd-analyze verify. The tests live in compat/, a module of
+# their own; every tool they need must be there (no skipping).
+test-compat: compat-tools sync-check
+	cd compat && DASHA_REQUIRE_TOOLS=1 \
+		PROMTOOL3=$(call tool_dir,$(PROMTOOL3))/promtool \
+		HELM=$(call tool_dir,$(HELM))/helm \
+		JSONNET=$(call tool_dir,$(JSONNET))/jsonnet \
+		GORELEASER=$(call tool_dir,$(GORELEASER))/goreleaser \
+		$(GO) test -count=1 ./...
+
+# The chart ships copies of the rules and dashboards (Helm cannot read files
+# outside the chart); this is the one command that refreshes them.
+CHART := deploy/helm/dasha-exporter
+sync-deploy:
+	rm -f $(CHART)/files/alerts/* $(CHART)/files/dashboards/*
+	cp alerts/*.rules.yml $(CHART)/files/alerts/
+	cp dashboards/*.json $(CHART)/files/dashboards/
+
+sync-check:
+	$(GO) test -count=1 -run TestChartCopiesInSync ./deploy
+
+# No Docker engine is needed for anything else; these two need one.
+DOCKER           ?= docker
+DOCKER_IMAGE     ?= dasha_exporter
+DOCKER_TAG       ?= $(subst +,-,$(VERSION))
+DOCKER_PLATFORMS ?= linux/amd64,linux/arm64,linux/arm/v7
+DOCKER_BUILD_ARGS = --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	--build-arg BRANCH=$(BRANCH) --build-arg BUILD_DATE=$(BUILD_DATE) \
+	--build-arg CREATED=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
+docker:
+	$(DOCKER) build $(DOCKER_BUILD_ARGS) -t $(DOCKER_IMAGE):$(DOCKER_TAG) .
+
+# All platforms at once; a multi-arch image cannot be loaded locally, so this
+# pushes: DOCKER_IMAGE=ghcr.io/you/dasha_exporter make docker-multiarch
+docker-multiarch:
+	$(DOCKER) buildx build --platform $(DOCKER_PLATFORMS) $(DOCKER_BUILD_ARGS) -t $(DOCKER_IMAGE):$(DOCKER_TAG) --push .
+
+# goreleaser check, then the whole release into dist/ without publishing.
+# The images are skipped (--skip=docker): they need a Docker engine.
+release-check:
+	$(call install_tool,$(GORELEASER))
+	$(call tool_dir,$(GORELEASER))/goreleaser check
+	$(call tool_dir,$(GORELEASER))/goreleaser release --snapshot --clean --skip=docker

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -111,33 +112,36 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("dasha.page-size", "Numbers asked for per request (take), 1..1000.").Default("1000").SetValue((*wholeNumber)(&c.pageSize))
 	app.Flag("dasha.concurrency", "Pages fetched at once, 1..64.").Default("4").SetValue((*wholeNumber)(&c.concurrency))
 	app.Flag("dasha.cache-ttl", "Reuse a complete listing this long, e.g. for HA Prometheus pairs scraping the same exporter; 0 turns it off.").Default("0s").DurationVar(&c.cacheTTL)
-	app.Flag("dasha.phone-number", "Only list this phone number (the API's phoneNumber filter).").StringVar(&c.filters.PhoneNumber)
-	app.Flag("dasha.provider-id", "Only list numbers of this provider (uuid).").StringVar(&c.filters.ProviderID)
-	app.Flag("dasha.linked-agent-id", "Only list numbers linked to this agent.").StringVar(&c.filters.LinkedAgentID)
+	app.Flag("dasha.phone-number", "Only list this phone number (the API's phoneNumber filter).").PlaceHolder("NUMBER").StringVar(&c.filters.PhoneNumber)
+	app.Flag("dasha.provider-id", "Only list numbers of this provider (uuid).").PlaceHolder("UUID").StringVar(&c.filters.ProviderID)
+	app.Flag("dasha.linked-agent-id", "Only list numbers linked to this agent.").PlaceHolder("ID").StringVar(&c.filters.LinkedAgentID)
 	app.Flag("dasha.unlinked-only", "Only list numbers linked to no agent.").BoolVar(&c.filters.UnlinkedOnly)
-	app.Flag("registration.state", "A state listed in every number's state set (repeatable).").Default(collector.DefaultStates...).StringsVar(&c.collector.States)
-	app.Flag("registration.healthy-state", "A state that counts as healthy (repeatable).").Default(collector.DefaultHealthyStates...).StringsVar(&c.collector.HealthyStates)
-	app.Flag("demo", "Serve a built-in simulated fleet instead of the real API; needs no key.").BoolVar(&c.demo)
+	app.Flag("registration.state", "A state listed in every number's state set (repeatable). Default: "+strings.Join(collector.DefaultStates, ", ")+".").PlaceHolder("STATE").Default(collector.DefaultStates...).StringsVar(&c.collector.States)
+	app.Flag("registration.healthy-state", "A state that counts as healthy (repeatable). Default: "+strings.Join(collector.DefaultHealthyStates, ", ")+".").PlaceHolder("STATE").Default(collector.DefaultHealthyStates...).StringsVar(&c.collector.HealthyStates)
+	app.Flag("demo", "Serve a built-in simulated fleet instead of the real API; needs no key, ignores --dasha.url.").BoolVar(&c.demo)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.telemetryPath)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&c.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&c.logFormat, "logfmt", "json")
 	c.web = kingpinflag.AddFlags(app, ":9612")
+	app.GetFlag("dasha.api-key-file").PlaceHolder("FILE") // not DASHA.API-KEY-FILE in --help
 	return app, rawURL
 }
 
 // validate checks what kingpin cannot and fills in the URL and key.
 func (c *config) validate(rawURL, envKey string) error {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--dasha.url %q is not an absolute http:// or https:// URL", rawURL)
+	if !c.demo { // --demo ignores --dasha.url: main points the client at the fake API
+		u, err := url.Parse(rawURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--dasha.url %q is not an absolute http:// or https:// URL", rawURL)
+		}
+		if u.User != nil {
+			return errors.New("--dasha.url must not carry credentials; put the API key in DASHA_API_KEY or --dasha.api-key-file")
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--dasha.url %q must be a base URL without query or fragment", u.Redacted())
+		}
+		c.url = u
 	}
-	if u.User != nil {
-		return errors.New("--dasha.url must not carry credentials; put the API key in DASHA_API_KEY or --dasha.api-key-file")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("--dasha.url %q must be a base URL without query or fragment", u.Redacted())
-	}
-	c.url = u
 	switch {
 	case c.pageSize < 1 || c.pageSize > client.MaxPageSize:
 		return fmt.Errorf("--dasha.page-size %d is out of range 1..%d", c.pageSize, client.MaxPageSize)
