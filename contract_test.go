@@ -40,6 +40,7 @@ var contractMetrics = []string{
 	"dasha_sip_registration_expiry_seconds",
 	"dasha_sip_registration_expires_timestamp_seconds",
 	"dasha_sip_registration_last_updated_timestamp_seconds",
+	"dasha_sip_phone_number_created_timestamp_seconds",
 	"dasha_up",
 	"dasha_sip_phone_numbers",
 	"dasha_scrape_duration_seconds",
