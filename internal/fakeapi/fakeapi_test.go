@@ -132,8 +132,17 @@ func TestProviderFleet(t *testing.T) {
 			}
 		}
 	}
-	if failing != 19 || fresh != 5 { // number 999 would fail, but is new
-		t.Errorf("%d failing, %d new numbers; want 19 and 5", failing, fresh)
+	if failing != 20 || fresh != 5 {
+		t.Errorf("%d failing, %d new numbers; want 20 and 5", failing, fresh)
+	}
+	failingPerProvider := map[string]int{}
+	for _, n := range fleet {
+		if st := n.RegistrationStatus; st != nil && *st.State != "Registered" {
+			failingPerProvider[*n.ProviderID]++
+		}
+	}
+	if len(failingPerProvider) != 3 {
+		t.Errorf("unrelated failures on %d providers (%v), want all 3", len(failingPerProvider), failingPerProvider)
 	}
 	if len(answers) != 4 {
 		t.Errorf("failing numbers give %d different SIP answers (%v), want 4", len(answers), answers)

@@ -120,9 +120,10 @@ var unrelatedFailures = []struct{ state, sip, why string }{
 // ProviderFleet returns n registered numbers spread over three providers
 // (numbers i%5 of 0 and 1 on provider 0, 2 and 3 on provider 1, 4 on
 // provider 2: 40/40/20 %), every one with credentials of its own, as real
-// fleets are. Every failEvery-th number (none if failEvery is 0) fails for
-// reasons of its own: the registrar answers rotate through 403, 408, 480,
-// 401 and none, and such numbers hold no valid registration. The last
+// fleets are. One number in every failEvery (none if failEvery is 0) fails
+// for reasons of its own, on every provider in turn: the registrar answers
+// rotate through 403, 408, 480, 401 and none, and such numbers hold no
+// valid registration. The last
 // newNumbers numbers were created minutes ago and have no registration
 // status yet. The fleet e2e test and the demo stack use it to show paging
 // at scale; FailProvider then takes one provider down.
@@ -149,8 +150,12 @@ func ProviderFleet(n, failEvery, newNumbers int, now time.Time) []Number {
 		case i >= n-newNumbers:
 			num.CreatedTime = *Timestamp(now.Add(-5 * time.Minute))
 			num.RegistrationStatus = nil
-		case failEvery > 0 && i%failEvery == failEvery-1:
-			f := unrelatedFailures[(i/failEvery)%len(unrelatedFailures)]
+		case failEvery > 0 && i%failEvery == (i/failEvery)%5%failEvery:
+			// The k-th failing number is number k*failEvery + k%5: the
+			// providers take turns (for a failEvery that is a multiple of
+			// 5), and the answers too.
+			k := i / failEvery
+			f := unrelatedFailures[(k+k/5)%len(unrelatedFailures)]
 			num.RegistrationStatus = &Status{State: Ptr(f.state), ErrorDescription: Ptr(f.why),
 				LastUpdated: Timestamp(now.Add(-20 * time.Minute))}
 			if f.sip != "" {
