@@ -249,6 +249,7 @@ func TestForLinesRewritable(t *testing.T) {
 // configurations with their own tools.
 func TestExampleConfigs(t *testing.T) {
 	runPromtool(t, "check", "config", "examples/prometheus.yml")
+	runPromtool(t, "check", "rules", "examples/demo-provider-names.rules.yml")
 	amtool := testtools.Find(t, "amtool")
 	out, err := exec.Command(amtool, "check-config", "examples/alertmanager.yml").CombinedOutput()
 	if err != nil {

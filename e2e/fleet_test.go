@@ -501,6 +501,31 @@ func checkNotificationText(t *testing.T, sink *amSink, failing int, fleet []fake
 	t.Logf("page title: %s", title)
 }
 
+// slowProm is a promClient whose queries may take a minute.
+type slowProm struct{ *promClient }
+
+func (c *slowProm) query(path string, q url.Values) (promResult, error) {
+	resp, err := (&http.Client{Timeout: time.Minute}).Get(c.base + path + "?" + q.Encode())
+	if err != nil {
+		return promResult{}, err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []promSample `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return promResult{}, err
+	}
+	if env.Status != "success" {
+		return promResult{}, fmt.Errorf("%s", env.Error)
+	}
+	return promResult{Samples: env.Data.Result}, nil
+}
+
 // checkFleetDashboards runs every dashboard query on the fleet and counts
 // its series: at most maxPanelSeries for a panel drawn over time (range
 // query), at most the numbers in trouble for a table, one number for the
@@ -515,6 +540,7 @@ func checkFleetDashboards(t *testing.T, pc *promClient, root string, fleet []fak
 	if err != nil {
 		t.Fatalf("counting the numbers in trouble: %v", err)
 	}
+	slow := &slowProm{promClient: pc}
 	vars := map[string]string{}
 	for k, v := range dashboardVars {
 		if _, ok := vars[k]; !ok {
@@ -546,11 +572,17 @@ func checkFleetDashboards(t *testing.T, pc *promClient, root string, fleet []fak
 					})
 					where := fmt.Sprintf("%s (%s) %q/%s", filepath.Base(f), phase, p.Title, tg.RefID)
 					var n int
+					var took time.Duration
 					switch p.Type {
 					case "timeseries", "state-timeline":
-						r, err := pc.query("/api/v1/query_range", url.Values{"query": {expr},
+						// A slow client: a range query over every number's
+						// series can take longer than promClient's 10s on a
+						// busy small machine; Grafana waits 30s and more.
+						began := time.Now()
+						r, err := slow.query("/api/v1/query_range", url.Values{"query": {expr},
 							"start": {strconv.FormatInt(time.Now().Add(-5*time.Minute).Unix(), 10)},
 							"end":   {strconv.FormatInt(time.Now().Unix(), 10)}, "step": {"5"}})
+						took = time.Since(began)
 						if err != nil {
 							t.Errorf("%s: %v", where, err)
 							continue
@@ -584,7 +616,11 @@ func checkFleetDashboards(t *testing.T, pc *promClient, root string, fleet []fak
 					if n == 0 && (p.Type != "table" || tg.RefID == "A") {
 						t.Errorf("%s: no data on the fleet", where)
 					}
-					t.Logf("series: %s %s = %d", where, p.Type, n)
+					if took > 0 {
+						t.Logf("series: %s %s = %d (range query over 5m: %v)", where, p.Type, n, took.Round(time.Millisecond))
+					} else {
+						t.Logf("series: %s %s = %d", where, p.Type, n)
+					}
 				}
 			}
 		}
