@@ -75,13 +75,14 @@ prometheus --config.file="$dir/prometheus/prometheus.yml" --storage.tsdb.path="$
 	--web.listen-address=127.0.0.1:9090 >"$dir/prometheus.log" 2>&1 &
 pids+=($!)
 
+if [ -n "${DEMO_FOR:-}" ]; then durations="every for: shortened to $DEMO_FOR"; else durations="for: as shipped"; fi
 cat <<TXT
 demo-stack: running (Ctrl-C stops it)
   exporter      http://127.0.0.1:9612/metrics   (--demo: 30 simulated numbers)
   Prometheus    http://127.0.0.1:9090/alerts
   Alertmanager  http://127.0.0.1:9093
   logs          $dir/*.log
-  rules         ${DEMO_FOR:+for: shortened to $DEMO_FOR}${DEMO_FOR:-for: as shipped}
+  rules         $durations
 Notifications appear below as Alertmanager sends them (README, "Demo stack", says what and when).
 TXT
 wait
