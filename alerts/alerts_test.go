@@ -487,3 +487,29 @@ func TestExampleInhibitions(t *testing.T) {
 		}
 	}
 }
+
+// TestRunbookSectionsOpenWithFirstChecks: at 3 a.m. the responder reads the
+// top of the section; every alert's section opens with what to check first,
+// and the reasons for its thresholds come after.
+func TestRunbookSectionsOpenWithFirstChecks(t *testing.T) {
+	data, err := os.ReadFile(runbook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := regexp.MustCompile(`(?m)^## `).Split(string(data), -1)
+	found := 0
+	for _, sec := range sections[1:] {
+		heading, body, _ := strings.Cut(sec, "\n")
+		if !strings.HasPrefix(heading, "Dasha") {
+			continue
+		}
+		found++
+		if !strings.HasPrefix(strings.TrimSpace(body), "**First checks.**") {
+			first, _, _ := strings.Cut(strings.TrimSpace(body), "\n")
+			t.Errorf("runbook section %s opens with %q, want **First checks.**", heading, first)
+		}
+	}
+	if found != len(wantAlerts) {
+		t.Errorf("%d alert sections in %s, want %d", found, runbook, len(wantAlerts))
+	}
+}
