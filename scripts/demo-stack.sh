@@ -75,6 +75,18 @@ prometheus --config.file="$dir/prometheus/prometheus.yml" --storage.tsdb.path="$
 	--web.listen-address=127.0.0.1:9090 >"$dir/prometheus.log" 2>&1 &
 pids+=($!)
 
+# A port already taken, or a bad configuration, ends a process at once: say
+# which, with its log, rather than wait for notifications that never come.
+sleep 3
+names=(receiver exporter alertmanager prometheus)
+for i in "${!pids[@]}"; do
+	if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+		echo "demo-stack: ${names[$i]} exited at start; its log:" >&2
+		tail -n 20 "$dir/${names[$i]}.log" 2>/dev/null >&2 || true
+		exit 1
+	fi
+done
+
 if [ -n "${DEMO_FOR:-}" ]; then durations="every for: shortened to $DEMO_FOR"; else durations="for: as shipped"; fi
 cat <<TXT
 demo-stack: running (Ctrl-C stops it)
