@@ -11,7 +11,9 @@ package e2e
 //  1. one number fails: one page, naming that number;
 //  2. unrelated failures across all providers (2 %): they join that page;
 //  3. a provider-wide outage (a fifth of the fleet): its numbers and
-//     DashaSIPRegistrationFleetDegraded (naming the provider) join it too.
+//     DashaSIPRegistrationFleetDegraded (naming the provider) join it too;
+//  4. an eighth of the fleet is deleted: the deleted numbers leave the page,
+//     and DashaSIPPhoneNumbersVanished tickets how many are left.
 //
 // The pager sees one page (one group) throughout; its last notification
 // lists every failing number exactly once (the webhook payload) and the
@@ -437,6 +439,43 @@ scrape_configs:
 		}
 		return len(listed) == len(fresh), fmt.Sprintf("tickets list %v, want the %d new numbers", listed, len(fresh))
 	})
+
+	// Phase 4: an eighth of the fleet is deleted. The deleted failing
+	// numbers resolve at once (they are no longer listed, which is not a
+	// recovery), and DashaSIPPhoneNumbersVanished tickets how many are left.
+	var kept []fakeapi.Number
+	removedFailing := map[string]bool{}
+	for i, n := range fake.Numbers() {
+		if i%8 != 0 {
+			kept = append(kept, n)
+		} else if notRegistered(n) {
+			removedFailing[n.ID] = true
+		}
+	}
+	fake.SetNumbers(kept)
+	want := fmt.Sprintf("now holds %d numbers, %d fewer than the %d", len(kept), size-len(kept), size)
+	waitFor(t, 2*time.Minute, "a DashaSIPPhoneNumbersVanished ticket saying "+want, func() (bool, string) {
+		for _, n := range sink.webhooks("tickets") {
+			for _, a := range n.Alerts {
+				if a.Labels["alertname"] == "DashaSIPPhoneNumbersVanished" && a.Status == "firing" {
+					d := a.Annotations["description"]
+					return strings.Contains(d, want), d
+				}
+			}
+		}
+		return false, "no such ticket yet"
+	})
+	waitFor(t, 2*time.Minute, fmt.Sprintf("the %d deleted failing numbers to leave the page", len(removedFailing)), func() (bool, string) {
+		ns := sink.webhooks("pager")
+		ids, _ := firingNumbers(ns[len(ns)-1])
+		for id := range removedFailing {
+			if ids[id] > 0 {
+				return false, "still firing: " + id
+			}
+		}
+		return true, ""
+	})
+	t.Logf("phase 4: %d numbers deleted (%d of them failing): vanished ticket, and their alerts resolved", size-len(kept), len(removedFailing))
 
 	pager, tickets := sink.webhooks("pager"), sink.webhooks("tickets")
 	// absent(up) of DashaExporterDown holds until Prometheus' first scrape
