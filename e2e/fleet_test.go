@@ -134,7 +134,7 @@ func (s *amSink) lastText(receiver, title string) (string, string) {
 
 // pages returns the distinct groups a receiver was notified of as firing:
 // each is one page (one incident in a pager).
-func pages(ns []amNotification) []string {
+func groupsNotified(ns []amNotification) []string {
 	seen := map[string]bool{}
 	var keys []string
 	for _, n := range ns {
@@ -164,7 +164,7 @@ func firingNumbers(n amNotification) (ids map[string]int, others []string) {
 	return ids, others
 }
 
-func envInt(t *testing.T, name string, def int) int {
+func fleetEnv(t *testing.T, name string, def int) int {
 	v := os.Getenv(name)
 	if v == "" {
 		return def
@@ -234,8 +234,8 @@ func TestFleetPaging(t *testing.T) {
 	promtool := testtools.Find(t, "promtool")
 	amBin := testtools.Find(t, "prometheus-alertmanager", "alertmanager")
 
-	size := envInt(t, "DASHA_FLEET_NUMBERS", 2000)
-	failEvery := envInt(t, "DASHA_FLEET_FAIL_EVERY", 50)
+	size := fleetEnv(t, "DASHA_FLEET_NUMBERS", 2000)
+	failEvery := fleetEnv(t, "DASHA_FLEET_FAIL_EVERY", 50)
 	const newNumbers = 3
 	if size < 200 || failEvery < 5 {
 		t.Fatalf("DASHA_FLEET_NUMBERS=%d DASHA_FLEET_FAIL_EVERY=%d: want at least 200 numbers, and 5", size, failEvery)
@@ -420,7 +420,7 @@ scrape_configs:
 	fresh := idsOf(healthy, func(n fakeapi.Number) bool { return n.RegistrationStatus == nil })
 	waitFor(t, time.Minute, "tickets for the new numbers", func() (bool, string) {
 		listed := map[string]int{}
-		for _, key := range pages(sink.webhooks("tickets")) {
+		for _, key := range groupsNotified(sink.webhooks("tickets")) {
 			var last amNotification
 			for _, n := range sink.webhooks("tickets") {
 				if n.GroupKey == key {
@@ -494,7 +494,7 @@ scrape_configs:
 		}
 		incident = append(incident, n)
 	}
-	if p := pages(incident); len(p) != 1 {
+	if p := groupsNotified(incident); len(p) != 1 {
 		t.Errorf("the pager got %d pages (groups %v), want 1 for the whole run", len(p), p)
 	}
 	for _, n := range pager {
@@ -505,7 +505,7 @@ scrape_configs:
 		}
 	}
 	t.Logf("notifications: pager %d (incident pages: %d), tickets %d (groups: %d); fleet test took %v",
-		len(incident), len(pages(incident)), len(tickets), len(pages(tickets)), time.Since(start).Round(time.Millisecond))
+		len(incident), len(groupsNotified(incident)), len(tickets), len(groupsNotified(tickets)), time.Since(start).Round(time.Millisecond))
 }
 
 // checkNotificationText checks the pager's latest rendered text (dasha.tmpl):
