@@ -132,7 +132,7 @@ func (s *amSink) lastText(receiver, title string) (string, string) {
 	return "", ""
 }
 
-// pages returns the distinct groups a receiver was notified of as firing:
+// groupsNotified returns the distinct groups a receiver was notified of as firing:
 // each is one page (one incident in a pager).
 func groupsNotified(ns []amNotification) []string {
 	seen := map[string]bool{}
