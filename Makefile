@@ -2,6 +2,9 @@
 #
 #   make build   static binary ./dasha_exporter with version information
 #   make demo    build and run on the built-in simulated fleet (no API key)
+#   make demo-stack  the demo exporter, Prometheus with the rules, Alertmanager
+#                with the example routing, and a receiver printing each
+#                notification (scripts/demo-stack.sh; DEMO_FOR=30s shortens for:)
 #   make test    the whole test suite: unit, golden, promtool rule tests and
 #                the end-to-end test with a real Prometheus and Alertmanager
 #   make lint    gofmt, go vet, staticcheck, promtool check rules
@@ -32,7 +35,7 @@ LDFLAGS := -s -w \
 # Outside programs the tests drive, and the Debian packages that ship them.
 TOOLS := promtool prometheus prometheus-alertmanager amtool
 
-.PHONY: all build demo test lint tools bench fuzz clean
+.PHONY: all build demo demo-stack test lint tools bench fuzz clean
 
 all: lint test build
 
@@ -41,6 +44,9 @@ build:
 
 demo: build
 	./$(BINARY) --demo
+
+demo-stack: tools
+	./scripts/demo-stack.sh
 
 # tools makes sure promtool, Prometheus and Alertmanager are installed: as
 # root with apt-get it installs them, otherwise it says what is missing and

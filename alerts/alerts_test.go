@@ -4,6 +4,8 @@ package alerts
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -20,20 +22,30 @@ import (
 )
 
 const (
-	ruleFile   = "dasha_exporter.rules.yml"
-	runbook    = "../docs/runbook.md"
-	runbookURL = "https://github.com/dasha-exporter/dasha_exporter/blob/main/docs/runbook.md#"
+	ruleFile = "dasha_exporter.rules.yml"
+	runbook  = "../docs/runbook.md"
+	// runbookURL is every alert's runbook_url: the external label
+	// runbook_base_url when Prometheus has one, else the repository's runbook.
+	runbookURL = "{{ with $externalLabels.runbook_base_url }}{{ . }}{{ else }}https://github.com/dasha-exporter/dasha_exporter/blob/main/docs/runbook.md{{ end }}#"
 )
 
 var wantAlerts = []string{
 	"DashaAPIScrapeFailing",
 	"DashaExporterDown",
+	"DashaSIPPhoneNumbersVanished",
 	"DashaSIPRegistrationExpired",
 	"DashaSIPRegistrationExpiringSoon",
 	"DashaSIPRegistrationFailing",
 	"DashaSIPRegistrationFlapping",
 	"DashaSIPRegistrationFleetDegraded",
+	"DashaSIPRegistrationLowAvailability",
+	"DashaSIPRegistrationNotYetRegistered",
 }
+
+// templatedSeverity is the one severity that depends on the data:
+// DashaSIPRegistrationFailing is critical while the number holds no valid
+// registration and a warning while its last one is still valid.
+const templatedSeverity = "{{ if gt $value 0.0 }}warning{{ else }}critical{{ end }}"
 
 func runPromtool(t *testing.T, args ...string) string {
 	t.Helper()
@@ -151,13 +163,19 @@ func runbookAnchors(t *testing.T) map[string]bool {
 func TestRuleFileContract(t *testing.T) {
 	rules := loadRules(t)
 	anchors := runbookAnchors(t)
+	records := map[string]string{}
+	for _, r := range rules {
+		if r.Record != "" {
+			records[r.Record] = r.Expr
+		}
+	}
 	var got []string
 	for _, r := range rules {
 		if r.Alert == "" {
 			continue
 		}
 		got = append(got, r.Alert)
-		if s := r.Labels["severity"]; s != "critical" && s != "warning" {
+		if s := r.Labels["severity"]; s != "critical" && s != "warning" && (r.Alert != "DashaSIPRegistrationFailing" || s != templatedSeverity) {
 			t.Errorf("%s: severity %q, want critical or warning", r.Alert, s)
 		}
 		for _, a := range []string{"summary", "description", "runbook_url"} {
@@ -181,7 +199,7 @@ func TestRuleFileContract(t *testing.T) {
 		if strings.Contains(r.Expr, "job=") != (r.Alert == "DashaExporterDown") {
 			t.Errorf("%s: the job selector must appear in DashaExporterDown's expr and nowhere else; expr:\n%s", r.Alert, r.Expr)
 		}
-		if strings.HasPrefix(r.Alert, "DashaSIPRegistration") && !strings.Contains(r.Expr, "enabled") {
+		if strings.HasPrefix(r.Alert, "DashaSIPRegistration") && !checksEnabled(r.Expr, records) {
 			t.Errorf("%s: per-number alert does not check dasha_sip_registration_enabled", r.Alert)
 		}
 	}
@@ -189,6 +207,20 @@ func TestRuleFileContract(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(wantAlerts, ",") {
 		t.Errorf("alerts = %v, want exactly %v", got, wantAlerts)
 	}
+}
+
+// checksEnabled reports whether expr, or a recording rule it uses, looks at
+// dasha_sip_registration_enabled.
+func checksEnabled(expr string, records map[string]string) bool {
+	if strings.Contains(expr, "enabled") {
+		return true
+	}
+	for name, rexpr := range records {
+		if strings.Contains(expr, name) && name != "" && !strings.Contains(rexpr, name) && checksEnabled(rexpr, records) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestForLinesRewritable guards the promise that every `for:` stands on a
@@ -217,10 +249,125 @@ func TestForLinesRewritable(t *testing.T) {
 // configurations with their own tools.
 func TestExampleConfigs(t *testing.T) {
 	runPromtool(t, "check", "config", "examples/prometheus.yml")
+	runPromtool(t, "check", "rules", "examples/demo-provider-names.rules.yml")
 	amtool := testtools.Find(t, "amtool")
 	out, err := exec.Command(amtool, "check-config", "examples/alertmanager.yml").CombinedOutput()
 	if err != nil {
 		t.Fatalf("amtool check-config: %v\n%s", err, out)
+	}
+}
+
+// TestExampleRouting asks amtool where the example configuration sends
+// alerts: pages to the pager grouped by account/exporter, tickets to the
+// ticket system, per-number tickets on request.
+func TestExampleRouting(t *testing.T) {
+	amtool := testtools.Find(t, "amtool")
+	for _, c := range []struct {
+		labels []string
+		want   string
+	}{
+		{[]string{"alertname=DashaSIPRegistrationFailing", "severity=critical", "instance=acme", "id=a", "provider_id=p"}, "pager"},
+		{[]string{"alertname=DashaSIPRegistrationFleetDegraded", "severity=critical", "instance=acme"}, "pager"},
+		{[]string{"alertname=DashaSIPRegistrationFailing", "severity=warning", "instance=acme", "id=a"}, "tickets"},
+		{[]string{"alertname=DashaSIPRegistrationNotYetRegistered", "severity=warning", "ticketing=per-number", "id=a"}, "tickets"},
+	} {
+		args := append([]string{"config", "routes", "test", "--config.file=examples/alertmanager.yml"}, c.labels...)
+		out, err := exec.Command(amtool, args...).Output()
+		if err != nil {
+			t.Fatalf("amtool %v: %v", args, err)
+		}
+		if got := strings.TrimSpace(string(out)); got != c.want {
+			t.Errorf("%v goes to %q, want %q", c.labels, got, c.want)
+		}
+	}
+	data, err := os.ReadFile("examples/alertmanager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Route struct {
+			Routes []struct {
+				Matchers []string `yaml:"matchers"`
+				GroupBy  []string `yaml:"group_by"`
+			} `yaml:"routes"`
+		} `yaml:"route"`
+	}
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	// One page per incident: pages are grouped by the account/exporter, not
+	// by alert or number, so FleetDegraded and its numbers share a page.
+	for _, r := range cfg.Route.Routes {
+		if len(r.Matchers) == 1 && r.Matchers[0] == `severity="critical"` {
+			if got := strings.Join(r.GroupBy, ","); got != "instance,exporter" {
+				t.Errorf("critical route groups by %s, want instance,exporter", got)
+			}
+			return
+		}
+	}
+	t.Error("no route for severity=\"critical\"")
+}
+
+// TestNotificationTemplate renders dasha.tmpl with amtool for a page of
+// 25 numbers and a fleet alert: the fleet alert in full, then the first 20
+// numbers once each with name, state and SIP answer, then "and 5 more".
+func TestNotificationTemplate(t *testing.T) {
+	amtool := testtools.Find(t, "amtool")
+	type alert struct {
+		Status      string            `json:"status"`
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+	}
+	alerts := []alert{{Status: "firing",
+		Labels:      map[string]string{"alertname": "DashaSIPRegistrationFleetDegraded", "instance": "acme", "job": "dasha", "severity": "critical"},
+		Annotations: map[string]string{"summary": "40% of SIP registrations seen by acme are failing", "description": "Shared cause: 100% of them share provider id p1."},
+	}}
+	for i := 0; i < 25; i++ {
+		alerts = append(alerts, alert{Status: "firing",
+			Labels: map[string]string{"alertname": "DashaSIPRegistrationFailing", "instance": "acme", "job": "dasha", "severity": "critical",
+				"id": fmt.Sprintf("id-%02d", i), "phone_number": fmt.Sprintf("+1555000%02d", i), "provider_id": "p1"},
+			Annotations: map[string]string{"display_name": fmt.Sprintf("Line %02d", i), "state": "Failed", "sip_answer": "503 Service Unavailable"},
+		})
+	}
+	alerts = append(alerts, alert{Status: "resolved",
+		Labels: map[string]string{"alertname": "DashaSIPRegistrationExpired", "instance": "acme", "id": "r", "phone_number": "+19990000"}})
+	b, err := json.Marshal(map[string]any{"receiver": "pager", "status": "firing", "alerts": alerts,
+		"groupLabels": map[string]string{"instance": "acme"}, "commonLabels": map[string]string{"instance": "acme", "job": "dasha"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataFile := filepath.Join(t.TempDir(), "data.json")
+	if err := os.WriteFile(dataFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(amtool, "template", "render", "--template.glob=examples/dasha.tmpl", "--template.data="+dataFile,
+		`--template.text={{ template "dasha.title" . }}`+"\n"+`{{ template "dasha.text" . }}`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("amtool template render: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"[FIRING:26] Dasha SIP registrations: 25 numbers on acme",
+		"Shared cause: 100% of them share provider id p1.",
+		"Firing numbers (25):",
+		"- Line 00 +155500000: Failed, answer 503 Service Unavailable (Failing, provider p1)",
+		"- and 5 more",
+		"Resolved (1):\n- +19990000 (Expired)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("notification lacks %q:\n%s", want, text)
+		}
+	}
+	listed := regexp.MustCompile(`\+1555000\d\d`).FindAllString(text, -1)
+	seen := map[string]bool{}
+	for _, n := range listed {
+		if seen[n] {
+			t.Errorf("%s listed twice", n)
+		}
+		seen[n] = true
+	}
+	if len(seen) != 20 {
+		t.Errorf("%d numbers listed, want the first 20 (then \"and 5 more\"):\n%s", len(seen), text)
 	}
 }
 
@@ -324,11 +471,45 @@ func TestExampleInhibitions(t *testing.T) {
 		// absent(up{job="dasha"}) has no instance label, so equal: [instance]
 		// never holds against a per-number alert, which always has one; the
 		// example's comment says so.
+		{"in config-file mode one replica's ExporterDown does not mute the other replica's alerts",
+			map[string]string{"alertname": "DashaExporterDown", "instance": "acme", "exporter": "exp1:9612", "job": "dasha"},
+			map[string]string{"alertname": "DashaSIPRegistrationFailing", "instance": "acme", "exporter": "exp2:9612", "id": "a"}, false},
+		{"Expired of a number seen by another replica does not mute this replica's Failing",
+			map[string]string{"alertname": "DashaSIPRegistrationExpired", "instance": "acme", "exporter": "exp1:9612", "id": "a"},
+			map[string]string{"alertname": "DashaSIPRegistrationFailing", "instance": "acme", "exporter": "exp2:9612", "id": "a"}, false},
+		{"FleetDegraded mutes no number (it shares their page instead)",
+			map[string]string{"alertname": "DashaSIPRegistrationFleetDegraded", "instance": "exp:9612", "job": "dasha"}, num("DashaSIPRegistrationFailing", "exp:9612", "a"), false},
 		{"ExporterDown from absent() (no instance) mutes no per-number alert",
 			map[string]string{"alertname": "DashaExporterDown", "job": "dasha"}, num("DashaSIPRegistrationFailing", "exp:9612", "a"), false},
 	} {
 		if got := inhibited(c.source, c.target); got != c.want {
 			t.Errorf("%s: %s inhibits %s = %v, want %v", c.name, c.source["alertname"], c.target["alertname"], got, c.want)
 		}
+	}
+}
+
+// TestRunbookSectionsOpenWithFirstChecks: at 3 a.m. the responder reads the
+// top of the section; every alert's section opens with what to check first,
+// and the reasons for its thresholds come after.
+func TestRunbookSectionsOpenWithFirstChecks(t *testing.T) {
+	data, err := os.ReadFile(runbook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := regexp.MustCompile(`(?m)^## `).Split(string(data), -1)
+	found := 0
+	for _, sec := range sections[1:] {
+		heading, body, _ := strings.Cut(sec, "\n")
+		if !strings.HasPrefix(heading, "Dasha") {
+			continue
+		}
+		found++
+		if !strings.HasPrefix(strings.TrimSpace(body), "**First checks.**") {
+			first, _, _ := strings.Cut(strings.TrimSpace(body), "\n")
+			t.Errorf("runbook section %s opens with %q, want **First checks.**", heading, first)
+		}
+	}
+	if found != len(wantAlerts) {
+		t.Errorf("%d alert sections in %s, want %d", found, runbook, len(wantAlerts))
 	}
 }

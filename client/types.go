@@ -23,8 +23,11 @@ type PhoneNumber struct {
 	ProviderID           string              `json:"providerId"`
 	IncomingCallsAgentID string              `json:"incomingCallsAgentId"`
 	RegistrationStatus   *RegistrationStatus `json:"registrationStatus"`
-	// description, createdTime and lastUpdateTime are not decoded: the
-	// exporter never exports free text or the record's edit times.
+	// CreatedTime lets alert rules tell a number created moments ago (not
+	// registered yet) from one that stopped registering.
+	CreatedTime Time `json:"createdTime"`
+	// description and lastUpdateTime are not decoded: the exporter never
+	// exports free text or the record's edit times.
 }
 
 // RegistrationStatus is the SIP registration as the platform last saw it.

@@ -197,6 +197,9 @@ func TestSeriesRules(t *testing.T) {
 		{"expires timestamp", "dasha_sip_registration_expires_timestamp_seconds", id("1"), float64(scrapeTime.Add(30 * time.Minute).Unix()), false},
 		{"7-digit fraction kept", "dasha_sip_registration_last_updated_timestamp_seconds", id("2"), float64(scrapeTime.Add(-time.Minute).Unix()) + 0.1234567, false},
 		{"null last updated absent", "dasha_sip_registration_last_updated_timestamp_seconds", id("4"), 0, true},
+		{"created timestamp", "dasha_sip_phone_number_created_timestamp_seconds", id("1"), float64(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Unix()), false},
+		{"created with a 7-digit fraction", "dasha_sip_phone_number_created_timestamp_seconds", id("6"), float64(time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC).Unix()) + 0.1234567, false},
+		{"null created absent", "dasha_sip_phone_number_created_timestamp_seconds", id("7"), 0, true},
 	} {
 		got, ok := value(tc.metric, tc.labels)
 		switch {

@@ -155,6 +155,15 @@ var families = []family{
 			}
 		},
 	},
+	{
+		name: "dasha_sip_phone_number_created_timestamp_seconds",
+		help: "When the number was created in Dasha (createdTime), in Unix seconds; absent when unknown.",
+		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
+			if n.CreatedTime.IsSet() {
+				s.add(n, unixSeconds(n.CreatedTime.Time), labelValues{})
+			}
+		},
+	},
 }
 
 // stateOf returns the number's registration state, Unknown for null. The

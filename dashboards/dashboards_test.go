@@ -369,9 +369,11 @@ func claim(taken map[[2]int]string, p panel) (other string, x, y int, ok bool) {
 // comparing all instances) would have to be listed here with its reason.
 func checkExpr(t *testing.T, where, expr string, filtered bool) {
 	t.Helper()
+	orig := expr
+	expr = recordingRuleRE.ReplaceAllString(expr, "") // TestRecordingRulesShipped
 	matches := metricRE.FindAllStringSubmatch(expr, -1)
-	if len(matches) == 0 {
-		t.Errorf("%s: names no metric: %s", where, expr)
+	if len(matches) == 0 && !strings.Contains(orig, ":") {
+		t.Errorf("%s: names no metric: %s", where, orig)
 	}
 	for _, m := range selectorRE.FindAllStringSubmatch(expr, -1) {
 		if strings.HasPrefix(m[1], "dasha_") || m[1] == "up" {
@@ -456,16 +458,86 @@ func normalizeExpr(expr string) string {
 }
 
 // recordingRuleRE finds a metric name with a colon: by convention only
-// recording rules have one, and a dashboard must not need the rule file.
-var recordingRuleRE = regexp.MustCompile(`\b[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*[a-zA-Z0-9_]\s*[{\[)]`)
+// recording rules have one.
+var recordingRuleRE = regexp.MustCompile(`\b([a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]*[a-zA-Z0-9_])\s*(\{[^}]*\})?`)
 
-func TestNoRecordingRules(t *testing.T) {
+// shippedRecords returns the names of the recording rules in the rule file.
+func shippedRecords(t *testing.T) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(alertRuleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*- record: (\S+)`).FindAllStringSubmatch(string(b), -1) {
+		names[m[1]] = true
+	}
+	return names
+}
+
+// TestRecordingRulesShipped: a panel may read a recording rule only if the
+// rule file ships it, the panel's description says so (it shows No data
+// where the rules are not loaded, as the contract asks), and its selector
+// filters by job and instance. The fleet overview's stats need no rules.
+func TestRecordingRulesShipped(t *testing.T) {
+	records := shippedRecords(t)
 	for _, file := range dashboardFiles(t) {
 		d := load(t, file)
 		for _, p := range allPanels(d.Panels) {
 			for _, tg := range p.Targets {
-				if m := recordingRuleRE.FindString(tg.Expr); m != "" {
-					t.Errorf("%s: panel %q/%s uses the recording rule %q; dashboards must work without the rule file", file, p.Title, tg.RefID, m)
+				for _, m := range recordingRuleRE.FindAllStringSubmatch(tg.Expr, -1) {
+					where := fmt.Sprintf("%s: panel %q/%s", file, p.Title, tg.RefID)
+					if !records[m[1]] {
+						t.Errorf("%s uses %q, which %s does not record", where, m[1], alertRuleFile)
+					}
+					if !strings.Contains(p.Description, "recording rule") {
+						t.Errorf("%s uses the recording rule %q but its description does not say so", where, m[1])
+					}
+					if !strings.Contains(m[2], jobMatcher) || !strings.Contains(m[2], instMatcher) {
+						t.Errorf("%s: selector %s%s lacks %s and %s", where, m[1], m[2], jobMatcher, instMatcher)
+					}
+					for _, c := range append(countStats, "Numbers", "Healthy") {
+						if p.Title == c {
+							t.Errorf("%s: the fleet overview must work without the rule file", where)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// perNumberRE finds the per-number metrics (and recording rules): every
+// series of theirs is one number.
+var perNumberRE = regexp.MustCompile(`\b(dasha_sip_registration_[a-z_]+|dasha_sip_phone_number_[a-z_]+|dasha:sip_registration_[a-z_]+:[a-z0-9_]+)\b`)
+
+// TestNoPanelDrawsEveryNumber: at 10,000 numbers a graph or timeline with
+// one line per number is unreadable. A panel drawn over time that reads a
+// per-number metric must aggregate it, bound it with topk/bottomk fixed at
+// the end of the range (@ end(), so the set does not grow with the range),
+// or select the one number of the Number variable. The e2e test counts the
+// series on a live fleet (e2e/fleet_test.go).
+func TestNoPanelDrawsEveryNumber(t *testing.T) {
+	aggregated := regexp.MustCompile(`^\s*(count|sum|avg|min|max|histogram_quantile)\b`)
+	for _, file := range dashboardFiles(t) {
+		d := load(t, file)
+		for _, p := range allPanels(d.Panels) {
+			if p.Type != "timeseries" && p.Type != "state-timeline" {
+				continue
+			}
+			for _, tg := range p.Targets {
+				expr := recordingRuleRE.ReplaceAllStringFunc(tg.Expr, func(s string) string {
+					if strings.HasPrefix(s, "dasha:sip_registration_") {
+						return s
+					}
+					return "" // a fleet-level rule (instance_job:...)
+				})
+				if !perNumberRE.MatchString(expr) || aggregated.MatchString(expr) {
+					continue
+				}
+				bounded := (strings.Contains(expr, "bottomk(") || strings.Contains(expr, "topk(")) && strings.Contains(expr, "@ end()")
+				if !bounded && !strings.Contains(expr, `phone_number="$number"`) {
+					t.Errorf("%s: panel %q/%s draws a per-number metric for every number:\n%s", file, p.Title, tg.RefID, tg.Expr)
 				}
 			}
 		}

@@ -1080,6 +1080,7 @@ type target struct {
 var dashboardVars = map[string]string{
 	"job":             jobName,
 	"instance":        ".*",
+	"number":          targetPhone, // the Selected number panels
 	"__rate_interval": "1m",
 	"__interval":      "15s",
 	"__interval_ms":   "15000",

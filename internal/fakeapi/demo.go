@@ -94,8 +94,10 @@ func Demo(now time.Time) []Number {
 	// 27: a state nobody documented.
 	add(27, "Migration test", true, &Status{State: Ptr("Unregistering"), SIPResponseMessage: Ptr("200 OK"),
 		LastUpdated: Timestamp(now.Add(-time.Minute)), ExpiresAt: Timestamp(now.Add(5 * time.Minute))})
-	// 28: just created: no registration status at all.
+	// 28: just created (ten minutes ago, always): no registration status
+	// at all. Not a page: it never registered (DashaSIPRegistrationNotYetRegistered).
 	add(28, "New number", true, nil)
+	numbers[28].CreatedTime = *Timestamp(now.Add(-10 * time.Minute))
 	// 29: a status whose every field is null.
 	add(29, "Half configured", true, &Status{})
 	numbers[29].DisplayName, numbers[29].CredentialsID, numbers[29].ProviderID = nil, nil, nil

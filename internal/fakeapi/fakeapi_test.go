@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 type faPage struct {
@@ -107,5 +108,56 @@ func TestInterceptorSeesThePageIndex(t *testing.T) {
 	}
 	if fmt.Sprint(pages) != "[0 1 2]" || s.Requests() != 3 {
 		t.Errorf("pages %v, requests %d", pages, s.Requests())
+	}
+}
+
+func TestProviderFleet(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	fleet := ProviderFleet(1000, 50, 5, now)
+	failing, fresh := 0, 0
+	perProvider := map[string]int{}
+	answers := map[string]bool{}
+	for _, n := range fleet {
+		perProvider[*n.ProviderID]++
+		switch st := n.RegistrationStatus; {
+		case st == nil:
+			fresh++
+		case *st.State != "Registered":
+			failing++
+			if st.ExpiresAt != nil {
+				t.Errorf("%s: a failing number holds a registration", n.ID)
+			}
+			if st.SIPResponseMessage != nil {
+				answers[*st.SIPResponseMessage] = true
+			}
+		}
+	}
+	if failing != 20 || fresh != 5 {
+		t.Errorf("%d failing, %d new numbers; want 20 and 5", failing, fresh)
+	}
+	failingPerProvider := map[string]int{}
+	for _, n := range fleet {
+		if st := n.RegistrationStatus; st != nil && *st.State != "Registered" {
+			failingPerProvider[*n.ProviderID]++
+		}
+	}
+	if len(failingPerProvider) != 3 {
+		t.Errorf("unrelated failures on %d providers (%v), want all 3", len(failingPerProvider), failingPerProvider)
+	}
+	if len(answers) != 4 {
+		t.Errorf("failing numbers give %d different SIP answers (%v), want 4", len(answers), answers)
+	}
+	if perProvider[FleetProvider(0)] != 400 || perProvider[FleetProvider(2)] != 200 {
+		t.Errorf("numbers per provider: %v, want 400/400/200", perProvider)
+	}
+	s := New("", fleet)
+	ids := FailProvider(s, FleetProvider(2), now)
+	if len(ids) != 199 { // one of the provider's 200 is new
+		t.Errorf("FailProvider changed %d numbers, want 199", len(ids))
+	}
+	for _, n := range s.Numbers() {
+		if *n.ProviderID == FleetProvider(2) && n.RegistrationStatus != nil && *n.RegistrationStatus.State != "Failed" {
+			t.Errorf("%s of the failed provider is %s", n.ID, *n.RegistrationStatus.State)
+		}
 	}
 }

@@ -96,3 +96,92 @@ func (p *Pages) RoundTrip(r *http.Request) (*http.Response, error) {
 		Request:       r,
 	}, nil
 }
+
+// The providers of ProviderFleet, by index.
+var fleetProviders = []string{
+	"0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a01",
+	"0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a02",
+	"0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4a03",
+}
+
+// FleetProvider returns the id of provider p (0, 1 or 2) of ProviderFleet.
+func FleetProvider(p int) string { return fleetProviders[p] }
+
+// unrelatedFailures are the registrar answers of ProviderFleet's failing
+// numbers, taken in turn, so that no cause is shared.
+var unrelatedFailures = []struct{ state, sip, why string }{
+	{"Failed", "SIP/2.0 403 Forbidden", "Registration rejected by registrar: 403 Forbidden"},
+	{"Failed", "SIP/2.0 408 Request Timeout", "No answer from registrar"},
+	{"Registering", "SIP/2.0 480 Temporarily Unavailable", "Registrar temporarily unavailable"},
+	{"Failed", "SIP/2.0 401 Unauthorized", "Authentication failed"},
+	{"Failed", "", "Registration failed"},
+}
+
+// ProviderFleet returns n registered numbers spread over three providers
+// (numbers i%5 of 0 and 1 on provider 0, 2 and 3 on provider 1, 4 on
+// provider 2: 40/40/20 %), every one with credentials of its own, as real
+// fleets are. One number in every failEvery (none if failEvery is 0) fails
+// for reasons of its own, on every provider in turn: the registrar answers
+// rotate through 403, 408, 480, 401 and none, and such numbers hold no
+// valid registration. The last
+// newNumbers numbers were created minutes ago and have no registration
+// status yet. The fleet e2e test and the demo stack use it to show paging
+// at scale; FailProvider then takes one provider down.
+func ProviderFleet(n, failEvery, newNumbers int, now time.Time) []Number {
+	now = now.UTC().Truncate(time.Second)
+	out := make([]Number, n)
+	org := Ptr("3f1c2a9e-6b7d-4e21-9a8b-5c4d3e2f1a00")
+	for i := range out {
+		p := []int{0, 0, 1, 1, 2}[i%5]
+		num := Number{
+			ID:             fmt.Sprintf("9e1f0c2b-0000-4000-8000-%012d", i),
+			OrgID:          org,
+			PhoneNumber:    fmt.Sprintf("+1628%07d", i),
+			CredentialsID:  Ptr(fmt.Sprintf("c7a1f0e2-0000-4000-8000-%012d", i)),
+			CreatedTime:    "2024-03-01T10:11:12Z",
+			LastUpdateTime: "2025-06-01T10:00:00Z",
+			RegistrationStatus: &Status{State: Ptr("Registered"), SIPResponseMessage: Ptr("SIP/2.0 200 OK"),
+				LastUpdated: Timestamp(now.Add(-10 * time.Minute)), ExpiresAt: Timestamp(now.Add(50 * time.Minute))},
+			DisplayName:  Ptr(fmt.Sprintf("Line %d", i)),
+			Registration: true,
+			ProviderID:   Ptr(fleetProviders[p]),
+		}
+		switch {
+		case i >= n-newNumbers:
+			num.CreatedTime = *Timestamp(now.Add(-5 * time.Minute))
+			num.RegistrationStatus = nil
+		case failEvery > 0 && i%failEvery == (i/failEvery)%5%failEvery:
+			// The k-th failing number is number k*failEvery + k%5: the
+			// providers take turns (for a failEvery that is a multiple of
+			// 5), and the answers too.
+			k := i / failEvery
+			f := unrelatedFailures[(k+k/5)%len(unrelatedFailures)]
+			num.RegistrationStatus = &Status{State: Ptr(f.state), ErrorDescription: Ptr(f.why),
+				LastUpdated: Timestamp(now.Add(-20 * time.Minute))}
+			if f.sip != "" {
+				num.RegistrationStatus.SIPResponseMessage = Ptr(f.sip)
+			}
+		}
+		out[i] = num
+	}
+	return out
+}
+
+// FailProvider makes every number of the provider with that id fail at once,
+// as in a provider outage (503, no valid registration), and returns the ids
+// it changed, in order. Numbers without a status (not registered yet) stay
+// as they are.
+func FailProvider(s *Server, providerID string, now time.Time) []string {
+	numbers := s.Numbers()
+	var ids []string
+	for i, n := range numbers {
+		if n.ProviderID == nil || *n.ProviderID != providerID || n.RegistrationStatus == nil {
+			continue
+		}
+		numbers[i].RegistrationStatus = &Status{State: Ptr("Failed"), SIPResponseMessage: Ptr("SIP/2.0 503 Service Unavailable"),
+			ErrorDescription: Ptr("Registrar unavailable"), LastUpdated: Timestamp(now)}
+		ids = append(ids, n.ID)
+	}
+	s.SetNumbers(numbers)
+	return ids
+}
