@@ -213,6 +213,6 @@ type constSink struct {
 }
 
 func (c constSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
-	values := append([]string{n.ID, n.PhoneNumber}, lv[:c.labels]...)
+	values := append([]string{cutID(n.ID), cutID(n.PhoneNumber)}, lv[:c.labels]...)
 	c.ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, values...)
 }
