@@ -34,12 +34,12 @@ func TestScrapeTimeoutHeader(t *testing.T) {
 		{"", fallback, true},
 		{"10", 9500 * time.Millisecond, true},
 		{" 10 ", 9500 * time.Millisecond, true},
-		{"0.8", 400 * time.Millisecond, true},       // half, not 300ms
-		{"1e-9", 0, true},                           // honoured: it fails at once with dasha_up 0
-		{"0x1p3", 7500 * time.Millisecond, true},    // a hex float is a finite number too
-		{"86400", max, true},                        // a day: clamped
-		{"1e308", max, true},                        // would overflow a Duration
-		{"120", max, true},                          // exactly the cap
+		{"0.8", 400 * time.Millisecond, true},    // half, not 300ms
+		{"1e-9", 0, true},                        // honoured: it fails at once with dasha_up 0
+		{"0x1p3", 7500 * time.Millisecond, true}, // a hex float is a finite number too
+		{"86400", max, true},                     // a day: clamped
+		{"1e308", max, true},                     // would overflow a Duration
+		{"120", max, true},                       // exactly the cap
 		{"119.5", client.MaxListingTime - time.Second, true},
 		{"NaN", fallback, false},
 		{"nan", fallback, false},
