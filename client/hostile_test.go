@@ -333,6 +333,17 @@ func TestSharedJoinerAroundTheStartersDeadline(t *testing.T) {
 func TestBadTotalCountDoesNotPoisonLaterListings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake, c := ftMemClient(t, 2500, nil)
+		// Every try of the first listing sees a page 1 that claims 9M.
+		ftFirstTimes(fake, 1, maxListings, func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"items":[],"totalCount":9000000}`)
+		})
+		_, err := c.List(t.Context())
+		ftWantErr(t, err, "kept changing", "totalCount moved from 2500 to 9000000")
+		if n := fake.Requests(); n != 3*maxListings {
+			t.Errorf("the failed listing sent %d requests, want 3 per try", n)
+		}
+		// A listing that shifts and then succeeds teaches nothing from
+		// the shift either.
 		ftFirstTimes(fake, 1, 1, func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"items":[],"totalCount":9000000}`)
 		})
@@ -466,6 +477,10 @@ func TestKeyEchoedAnywhereIsRedacted(t *testing.T) {
 			if !strings.Contains(err.Error(), "[REDACTED]") {
 				t.Errorf("the error %q does not say what was redacted", err)
 			}
+			// The API error itself, for whoever takes it apart.
+			if apiErr := (*APIError)(nil); errors.As(err, &apiErr) && strings.Contains(fmt.Sprintf("%+v", *apiErr), key[:12]) {
+				t.Errorf("the APIError holds the key: %+v", *apiErr)
+			}
 		})
 	}
 	// A page that succeeds: the key in any field, raw or escaped, is
@@ -588,6 +603,26 @@ func TestEveryOtherRequestFailingStillLists(t *testing.T) {
 			}
 			ftCheckListing(t, l, fake.Numbers())
 			time.Sleep(15 * time.Second)
+		}
+	})
+}
+
+// A page that fails six times in a row is still fetched while the deadline
+// allows (a fixed count of 4 tries used to give up with time to spare).
+func TestRetriesRunUntilTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake, c := ftMemClient(t, 10, nil)
+		ftFirstTimes(fake, 0, 6, func(w http.ResponseWriter, r *http.Request) {
+			fakeapi.WriteProblem(w, http.StatusServiceUnavailable, "Service Unavailable", "")
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		l, err := c.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Requests != 7 {
+			t.Errorf("Requests = %d, want 7", l.Requests)
 		}
 	})
 }

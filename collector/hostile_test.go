@@ -152,6 +152,10 @@ func TestTinyDeadlineDoesNotKillTheExporter(t *testing.T) {
 			if _, ok := mfs["dasha_sip_phone_number_info"]; ok {
 				t.Error("a partial fleet was exported")
 			}
+			// It failed by the deadline, not by a bug that was recovered.
+			if !strings.Contains(logs.String(), "deadline exceeded") || strings.Contains(logs.String(), "internal error") {
+				t.Errorf("the listing did not fail by its deadline:\n%s", logs.String())
+			}
 			h.(*handler).opts.Timeout = 5 * time.Second
 			_, body = scrapeOnce(t, h, nil)
 			if got := parse(t, []byte(body))["dasha_sip_phone_numbers"].GetMetric()[0].GetGauge().GetValue(); got != 30 {
