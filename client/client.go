@@ -14,7 +14,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +95,9 @@ type Client struct {
 	// lastTotal is the previous listing's totalCount: it tells how many
 	// pages to ask for in the first round.
 	lastTotal atomic.Int64
+
+	// parsing holds a slot for each page being parsed (see readAndParse).
+	parsing chan struct{}
 }
 
 // New checks cfg and returns a Client.
@@ -112,7 +117,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Key == nil {
 		return nil, errors.New("no API key source")
 	}
-	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger}
+	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger, parsing: make(chan struct{}, min(cfg.Concurrency, runtime.GOMAXPROCS(0)))}
 	if c.http == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = cfg.Concurrency
@@ -494,7 +499,7 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 		}
 	}
 
-	p, err = decodePage(resp.Body, c.cfg.PageSize, key)
+	p, err = readAndParse(ctx, resp.Body, resp.ContentLength, c.cfg.PageSize, key, c.parsing)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, -1, err
@@ -535,32 +540,80 @@ func (e *cutOffError) Unwrap() error { return e.err }
 // decoder stops at the end of the JSON value, before the last chunk, and
 // closing an unread body closes the connection (a new TLS handshake for
 // every page).
-var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var pageBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // maxPooledBuf keeps a freak huge page's buffer out of the pool.
 const maxPooledBuf = 8 << 20
 
-// decodePage decodes and checks one page body of at most take items. The
-// key is redacted from every text of the page, so that an API echoing it
-// cannot get it into a label or an error.
-func decodePage(body io.Reader, take int, key string) (*page, error) {
-	buf := pageBufs.Get().(*bytes.Buffer)
-	buf.Reset()
+// readPage reads body into buf's memory, up to maxPageBody+1 bytes. size
+// is the Content-Length, or -1. The buffer grows by doubling, but never
+// past the limit: a body at the limit costs the limit, not twice it.
+func readPage(buf []byte, body io.Reader, size int64) ([]byte, error) {
+	limit := int(maxPageBody) + 1
+	buf = buf[:0]
+	if want := int(min(max(size+1, 64<<10), int64(limit))); cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(2*cap(buf), limit)-len(buf))
+		}
+		n, err := body.Read(buf[len(buf):min(cap(buf), limit)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// decodePage reads, decodes and checks one page body (size: its
+// Content-Length, or -1) of at most take items.
+func decodePage(body io.Reader, size int64, take int, key string) (*page, error) {
+	return readAndParse(context.Background(), body, size, take, key, nil)
+}
+
+// readAndParse reads a page into a pooled buffer and parses it. slots, if
+// not nil, bounds how many pages are parsed at once: bodies are read
+// --dasha.concurrency at a time (that hides the API's latency), but
+// parsing is CPU work, and each page being parsed holds up to its size
+// again in decoded strings.
+func readAndParse(ctx context.Context, body io.Reader, size int64, take int, key string, slots chan struct{}) (*page, error) {
+	bp := pageBufs.Get().(*[]byte)
 	defer func() {
-		if buf.Cap() <= maxPooledBuf {
-			pageBufs.Put(buf)
+		if cap(*bp) <= maxPooledBuf {
+			pageBufs.Put(bp)
 		}
 	}()
-	n, err := buf.ReadFrom(io.LimitReader(body, maxPageBody+1))
+	data, err := readPage(*bp, body, size)
+	*bp = data
 	switch {
-	case n > maxPageBody:
+	case len(data) > int(maxPageBody):
 		return nil, fmt.Errorf("the page is larger than the limit of %d bytes (if the API's pages really are this large, lower --dasha.page-size)", maxPageBody)
 	case err != nil:
 		return nil, &cutOffError{err} // the connection broke mid-body
-	case len(bytes.TrimSpace(buf.Bytes())) == 0:
+	}
+	if slots != nil {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+	return parsePage(data, take, key)
+}
+
+// parsePage decodes and checks one page of at most take items. The key is
+// redacted from every text of the page, so that an API echoing it cannot
+// get it into a label or an error.
+func parsePage(data []byte, take int, key string) (*page, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("the page body is empty")
 	}
-	data := buf.Bytes()
 	// Decoding allocates every item before it can be counted: a page of
 	// millions of tiny items would cost far more than its bytes.
 	if items := countItems(data); items > take {
@@ -614,26 +667,15 @@ const minRedactedKeyInData = 8
 func countItems(data []byte) int {
 	depth, n := 0, 0
 	inArray, expect := false, false // in an array at depth 2; before its next value
-	inString, escaped := false, false
-	for _, c := range data {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
+	for i := 0; i < len(data); i++ {
+		c := data[i]
 		if expect && depth == 2 && c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != ']' {
 			n++
 			expect = false
 		}
 		switch c {
 		case '"':
-			inString = true
+			i = stringEnd(data, i+1)
 		case '{', '[':
 			depth++
 			if depth == 2 {
@@ -647,6 +689,28 @@ func countItems(data []byte) int {
 		}
 	}
 	return n
+}
+
+// stringEnd returns the index of the quote that closes the JSON string
+// starting at from (len(data) if none): the first quote not escaped by an
+// odd run of backslashes. Most of a page is strings, and IndexByte skips
+// through them far faster than a loop over every byte.
+func stringEnd(data []byte, from int) int {
+	for {
+		q := bytes.IndexByte(data[from:], '"')
+		if q < 0 {
+			return len(data)
+		}
+		q += from
+		backslashes := 0
+		for j := q - 1; j >= from && data[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return q
+		}
+		from = q + 1
+	}
 }
 
 // badItem names the first item of a page that does not decode, for an error

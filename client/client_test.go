@@ -140,7 +140,7 @@ func TestDecodeNullsAndTimestamps(t *testing.T) {
 	   "expiresAt":"2023-11-07T08:31:56+02:00"}},
 	  {"id":"e","phoneNumber":"+5","registrationStatus":{"expiresAt":""}}
 	],"totalCount":5,"skip":0,"take":1000}`
-	p, err := decodePage(strings.NewReader(body), 1000, testKey)
+	p, err := decodePage(strings.NewReader(body), -1, 1000, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestDecodeRejectsBadPages(t *testing.T) {
 		"items object":  {`{"items":{},"totalCount":0}`, "not the expected JSON"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := decodePage(strings.NewReader(tc.body), 1000, testKey)
+			_, err := decodePage(strings.NewReader(tc.body), -1, 1000, testKey)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}

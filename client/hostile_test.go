@@ -534,7 +534,7 @@ func TestHostilePageOfTinyItemsIsRefusedCheaply(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	_, err := decodePage(bytes.NewReader(body.Bytes()), 1000, "")
+	_, err := decodePage(bytes.NewReader(body.Bytes()), -1, 1000, "")
 	runtime.ReadMemStats(&after)
 	if err == nil || !strings.Contains(err.Error(), "more than the take=1000") {
 		t.Fatalf("decodePage = %v", err)
