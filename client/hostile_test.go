@@ -418,20 +418,39 @@ func TestAPIThatIgnoresSkipFails(t *testing.T) {
 // Repeated ids the API itself sends, with every page bringing new numbers,
 // are still exported once each after a second listing confirms them.
 func TestRepeatedIDsAcrossPagesAreExportedOnce(t *testing.T) {
-	h, requests := rawPages(func(skip int) string {
-		if skip == 0 {
-			return `{"items":[{"id":"a"},{"id":"b"}],"totalCount":4}`
+	for _, guess := range []int64{0, 6} { // 6: a surplus empty page is asked for, and brings nothing new
+		h, requests := rawPages(func(skip int) string {
+			switch skip {
+			case 0:
+				return `{"items":[{"id":"a"},{"id":"b"}],"totalCount":4}`
+			case 2:
+				return `{"items":[{"id":"b"},{"id":"c"}],"totalCount":4}`
+			}
+			return `{"items":[],"totalCount":4}`
+		})
+		c, _, _ := newTestClient(t, h, func(cfg *Config) { cfg.PageSize = 2 })
+		c.lastTotal.Store(guess)
+		l, err := c.List(listCtx(t))
+		if err != nil {
+			t.Fatalf("guess %d: %v", guess, err)
 		}
-		return `{"items":[{"id":"b"},{"id":"c"}],"totalCount":4}`
+		if want := int64(pagesFor(int(max(guess, 4)), 2) * 2); len(l.Numbers) != 3 || requests.Load() != want {
+			t.Errorf("guess %d: %d numbers after %d requests, want 3 after %d", guess, len(l.Numbers), requests.Load(), want)
+		}
+	}
+}
+
+// A page after the first that holds fewer items than totalCount leaves it
+// is named by its skip.
+func TestShortPageIsNamed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake, c := ftMemClient(t, 2500, nil)
+		ftFirstTimes(fake, 2, 100, func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"items":[{"id":"x"},{"id":"y"},{"id":"z"}],"totalCount":2500}`)
+		})
+		_, err := c.List(t.Context())
+		ftWantErr(t, err, "kept changing", "page at skip=2000 has 3 items, want 500 of totalCount 2500")
 	})
-	c, _, _ := newTestClient(t, h, func(cfg *Config) { cfg.PageSize = 2 })
-	l, err := c.List(listCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(l.Numbers) != 3 || requests.Load() != 4 {
-		t.Errorf("%d numbers after %d requests, want 3 after 4", len(l.Numbers), requests.Load())
-	}
 }
 
 // Item 5 and its class: whichever text of an answer echoes the key, in
