@@ -55,19 +55,22 @@ func (d *ftDeadline) Err() error {
 func (d *ftDeadline) expire() { d.once.Do(func() { close(d.done) }) }
 
 // ftAfter wraps a transport: after answering the request for page (skip
-// index) it calls then, before the client sees the answer.
+// index) it calls then, before the client sees the answer. With nth > 1,
+// only after the nth answer for that page.
 type ftAfter struct {
 	rt   http.RoundTripper
 	take int
 	page int
 	then func()
+	nth  int
+	seen *atomic.Int64
 }
 
 func (a ftAfter) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := a.rt.RoundTrip(r)
 	var skip int
 	fmt.Sscan(r.URL.Query().Get("skip"), &skip)
-	if err == nil && skip/a.take == a.page {
+	if err == nil && skip/a.take == a.page && (a.seen == nil || a.seen.Add(1) == int64(a.nth)) {
 		a.then()
 	}
 	return resp, err
@@ -88,15 +91,15 @@ func TestDeadlineBoundaries(t *testing.T) {
 		}},
 		{"between rounds: page one lands just before the deadline", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
 			// A new client guesses one page; 2500 numbers need three.
-			return ftClient(t, "http://fake.invalid", ftAfter{ftHandlerTransport{fake}, 1000, 0, d.expire}, nil)
+			return ftClient(t, "http://fake.invalid", ftAfter{rt: ftHandlerTransport{fake}, take: 1000, page: 0, then: d.expire}, nil)
 		}},
 		{"between rounds of a grown fleet", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
-			c := ftClient(t, "http://fake.invalid", ftAfter{ftHandlerTransport{fake}, 1000, 0, d.expire}, nil)
+			c := ftClient(t, "http://fake.invalid", ftAfter{rt: ftHandlerTransport{fake}, take: 1000, page: 0, then: d.expire}, nil)
 			c.lastTotal.Store(1000) // learnt from a smaller fleet
 			return c
 		}},
 		{"during the second round", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
-			return ftClient(t, "http://fake.invalid", ftAfter{ftHandlerTransport{fake}, 1000, 1, d.expire}, func(cfg *Config) { cfg.Concurrency = 1 })
+			return ftClient(t, "http://fake.invalid", ftAfter{rt: ftHandlerTransport{fake}, take: 1000, page: 1, then: d.expire}, func(cfg *Config) { cfg.Concurrency = 1 })
 		}},
 		{"before a re-list", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
 			// Page 1 reports a grown list: the listing must be taken
@@ -108,7 +111,18 @@ func TestDeadlineBoundaries(t *testing.T) {
 				}
 				return false
 			})
-			return ftClient(t, "http://fake.invalid", ftAfter{ftHandlerTransport{fake}, 1000, 1, d.expire}, func(cfg *Config) { cfg.Concurrency = 1 })
+			return ftClient(t, "http://fake.invalid", ftAfter{rt: ftHandlerTransport{fake}, take: 1000, page: 1, then: d.expire}, func(cfg *Config) { cfg.Concurrency = 1 })
+		}},
+		{"during a re-list, between its rounds", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
+			var once sync.Once
+			fake.SetInterceptor(func(w http.ResponseWriter, r *http.Request, page int) bool {
+				if page == 1 {
+					once.Do(func() { fake.SetNumbers(append(fake.Numbers(), ftNumber(9999))) })
+				}
+				return false
+			})
+			// Page 0 answers a second time in the re-list's first round.
+			return ftClient(t, "http://fake.invalid", ftAfter{ftHandlerTransport{fake}, 1000, 0, d.expire, 2, new(atomic.Int64)}, func(cfg *Config) { cfg.Concurrency = 1 })
 		}},
 		{"during a retry wait", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
 			ftFirstTimes(fake, 0, 1, func(w http.ResponseWriter, r *http.Request) {
