@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -556,7 +555,10 @@ func readPage(buf []byte, body io.Reader, size int64) ([]byte, error) {
 	}
 	for len(buf) < limit {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(2*cap(buf), limit)-len(buf))
+			// Not slices.Grow: append's growth would round past the limit.
+			grown := make([]byte, len(buf), min(2*cap(buf), limit))
+			copy(grown, buf)
+			buf = grown
 		}
 		n, err := body.Read(buf[len(buf):min(cap(buf), limit)])
 		buf = buf[:len(buf)+n]

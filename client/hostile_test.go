@@ -698,3 +698,23 @@ func TestAbandonedRequestsAreNotCounted(t *testing.T) {
 		}
 	})
 }
+
+// readPage allocates once when the Content-Length is known, and never more
+// than the limit when it is not (a body at the limit used to cost twice).
+func TestReadPageBuffer(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 300<<10)
+	buf, err := readPage(nil, bytes.NewReader(body), int64(len(body)))
+	if err != nil || len(buf) != len(body) || cap(buf) != len(body)+1 {
+		t.Errorf("known size: len %d cap %d, %v; want len %d cap %d", len(buf), cap(buf), err, len(body), len(body)+1)
+	}
+	endless := io.MultiReader(bytes.NewReader(body), bytes.NewReader(make([]byte, 2*maxPageBody)))
+	buf, err = readPage(nil, endless, -1)
+	if err != nil || len(buf) != int(maxPageBody)+1 || cap(buf) > int(maxPageBody)+1+4096 {
+		t.Errorf("unknown size, over the limit: len %d cap %d, %v; want len %d and no more room", len(buf), cap(buf), err, maxPageBody+1)
+	}
+	// A pooled buffer larger than the limit is still read only to it.
+	buf, err = readPage(make([]byte, 0, 2*maxPageBody), bytes.NewReader(make([]byte, 2*maxPageBody)), -1)
+	if err != nil || len(buf) != int(maxPageBody)+1 {
+		t.Errorf("big pooled buffer: len %d, %v", len(buf), err)
+	}
+}
