@@ -384,8 +384,10 @@ func TestTotalCountJudgedOnEveryPage(t *testing.T) {
 		})
 		_, err := c.List(t.Context())
 		ftWantErr(t, err, "skip=2000", "totalCount 2147483647", "more than the 10000000")
-		if n := fake.Requests(); n != 3 {
-			t.Errorf("the fake saw %d requests, want 3", n)
+		// Not retried, not relisted: page 1 may or may not have been sent
+		// before page 2's answer cancelled the round.
+		if n := fake.Requests(); n > 3 {
+			t.Errorf("the fake saw %d requests, want at most 3", n)
 		}
 	})
 }
