@@ -28,7 +28,7 @@ type Shared struct {
 	next    Lister
 	ttl     time.Duration
 	now     func() time.Time
-	maxTime time.Duration // MaxListingTime; tests shorten it
+	maxTime time.Duration // the cap of one listing: MaxListingTime
 	log     *slog.Logger
 
 	group singleflight.Group
