@@ -89,6 +89,9 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	start := e.now()
 	listing, err := e.lister.List(ctx)
+	if listing == nil && err == nil {
+		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
+	}
 	end := e.now()
 	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
 

@@ -310,3 +310,13 @@ func TestKeyInLocationNeverLogged(t *testing.T) {
 		t.Errorf("the log does not say where the API redirected to:\n%s", logs.String())
 	}
 }
+
+// A lister that returns neither a listing nor an error is a failed
+// listing, not a nil dereference.
+func TestNilListingIsAFailure(t *testing.T) {
+	h := NewHandler(HandlerOpts{Exporter: newTestExporter(t, &stubLister{results: []stubResult{{}}}, Options{}), Timeout: time.Second})
+	resp, body := scrapeOnce(t, h, nil)
+	if resp.StatusCode != http.StatusOK || parse(t, []byte(body))["dasha_up"].GetMetric()[0].GetGauge().GetValue() != 0 {
+		t.Errorf("status %d:\n%s", resp.StatusCode, body)
+	}
+}
