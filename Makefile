@@ -15,6 +15,7 @@
 #   make release-check  goreleaser check and a snapshot build into dist/
 #   make bench   benchmarks with allocations
 #   make fuzz    each fuzz target for FUZZTIME (default 30s)
+#   make mutation  mutation testing of client/ and collector/ (gremlins; slow)
 
 GO       ?= go
 BINARY   ?= dasha_exporter
@@ -86,6 +87,19 @@ fuzz:
 			echo ">> $$pkg $$target for $(FUZZTIME)"; \
 			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 		done; \
+	done
+
+# mutation runs the mutation tester over client/ and collector/ (about 25
+# minutes on 2 cores; see docs/testing.md). gremlins runs from the module
+# proxy, outside go.mod. --test-cpu is left out on purpose: v0.5.0 passes
+# "-cpu N" to go test as one argument, which fails every run, so every
+# mutant would count as killed.
+GREMLINS ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.5.0
+.PHONY: mutation
+mutation:
+	@for pkg in ./client ./collector; do \
+		echo ">> gremlins unleash $$pkg"; \
+		$(GREMLINS) unleash --workers 1 --timeout-coefficient 3 $$pkg || exit 1; \
 	done
 
 clean:

@@ -149,6 +149,8 @@ func (c *config) validate(rawURL, envKey string) error {
 		return fmt.Errorf("--dasha.concurrency %d is out of range 1..%d", c.concurrency, maxConcurrency)
 	case c.timeout <= 0:
 		return fmt.Errorf("--dasha.timeout %v must be positive", c.timeout)
+	case c.timeout > client.MaxListingTime:
+		return fmt.Errorf("--dasha.timeout %v is longer than a listing may take (%v)", c.timeout, client.MaxListingTime)
 	case c.timeoutOffset < 0:
 		return fmt.Errorf("--dasha.timeout-offset %v must not be negative", c.timeoutOffset)
 	case c.cacheTTL < 0:

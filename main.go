@@ -75,7 +75,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	exporter, err := collector.New(client.NewShared(api, cfg.cacheTTL), cfg.collector, logger.With("component", "collector"))
+	exporter, err := collector.New(client.NewShared(api, cfg.cacheTTL).WithLogger(logger.With("component", "client")), cfg.collector, logger.With("component", "collector"))
 	if err != nil {
 		return err
 	}
@@ -122,21 +122,37 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	logger.Info("listing SIP phone numbers", "url", cfg.url.Redacted(), "page_size", cfg.pageSize, "concurrency", cfg.concurrency, "cache_ttl", cfg.cacheTTL, "demo", cfg.demo)
 
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		<-ctx.Done()
-		logger.Info("shutting down; finishing scrapes in flight")
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdownCtx)
-	}()
-	if err := web.ListenAndServe(srv, cfg.web, logger); !errors.Is(err, http.ErrServerClosed) {
+	context.AfterFunc(ctx, stop) // a second signal ends the process at once
+	return serve(ctx, srv, func() error { return web.ListenAndServe(srv, cfg.web, logger) }, shutdownGrace, logger)
+}
+
+// shutdownGrace bounds how long a shutdown waits for the scrapes in
+// flight: each ends by its own deadline, at most client.MaxListingTime,
+// and then needs a moment to write its answer.
+const shutdownGrace = client.MaxListingTime + 10*time.Second
+
+// serve runs listen (which serves srv) until ctx ends. Then it refuses new
+// connections and lets the scrapes in flight run to their own deadline
+// and answer, waiting at most grace. A listen that fails (the port is in
+// use) returns its error at once.
+func serve(ctx context.Context, srv *http.Server, listen func() error, grace time.Duration, logger *slog.Logger) error {
+	served := make(chan error, 1)
+	go func() { served <- listen() }()
+	select {
+	case err := <-served:
 		return err
+	case <-ctx.Done():
 	}
-	// Shutdown makes ListenAndServe return at once; the scrapes in flight
-	// still get their answer before the process exits.
-	<-drained
+	logger.Info("shutting down: refusing new scrapes, finishing those in flight", "max_wait", grace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if lerr := <-served; lerr != nil && !errors.Is(lerr, http.ErrServerClosed) {
+		return lerr
+	}
+	if err != nil {
+		logger.Warn("scrapes still in flight at the end of the shutdown grace period were cut off", "grace", grace, "err", err)
+	}
 	return nil
 }
 

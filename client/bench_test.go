@@ -46,7 +46,7 @@ func BenchmarkDecodePage(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := decodePage(bytes.NewReader(body)); err != nil {
+		if _, err := decodePage(bytes.NewReader(body), -1, 1000, "k"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,7 +2,10 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +14,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,22 +31,29 @@ const ListPath = "/api/v1/sip-phone-numbers"
 // MaxPageSize is the largest take the API accepts.
 const MaxPageSize = 1000
 
-// maxPageBody bounds one page's body: 1000 items are about 1 MB. It is a
-// variable so that tests can lower it.
-var maxPageBody int64 = 32 << 20
+// maxPageBody bounds one page's body. A real page of 1000 numbers is about
+// 620 KB (every field set); 4 MiB leaves room for long texts while
+// concurrency x maxPageBody bounds what hostile pages can make the exporter
+// hold (see docs/performance.md). It is a variable so that tests can lower
+// it.
+var maxPageBody int64 = 4 << 20
 
 // Limits that keep a misbehaving API from exhausting the exporter.
 const (
-	// maxAttempts bounds tries of one request (first try included).
-	maxAttempts = 4
+	// maxAttempts bounds tries of one request (first try included). The
+	// scrape deadline normally gives up first: a retry is only made when
+	// its wait ends before the deadline.
+	maxAttempts = 10
 	// maxListings bounds how often a listing is tried when the list shifts
 	// while it is paged (first try included).
 	maxListings = 3
 	// maxTotal is the largest totalCount believed: a bogus count would
 	// otherwise send millions of page requests.
 	maxTotal = 10_000_000
-	// baseBackoff is the first retry delay; it doubles, with full jitter.
+	// baseBackoff is the first retry delay; it doubles, with full jitter,
+	// up to maxBackoff.
 	baseBackoff = 100 * time.Millisecond
+	maxBackoff  = 5 * time.Second
 )
 
 // Filters are passed through to the API's query parameters.
@@ -82,6 +94,9 @@ type Client struct {
 	// lastTotal is the previous listing's totalCount: it tells how many
 	// pages to ask for in the first round.
 	lastTotal atomic.Int64
+
+	// parsing holds a slot for each page being parsed (see readAndParse).
+	parsing chan struct{}
 }
 
 // New checks cfg and returns a Client.
@@ -101,7 +116,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Key == nil {
 		return nil, errors.New("no API key source")
 	}
-	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger}
+	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger, parsing: make(chan struct{}, min(cfg.Concurrency, runtime.GOMAXPROCS(0)))}
 	if c.http == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = cfg.Concurrency
@@ -119,30 +134,40 @@ func New(cfg Config) (*Client, error) {
 // List fetches every page under ctx's deadline and returns the fleet, or an
 // error: never a partial fleet.
 //
-// The first round asks for as many pages as the previous listing had (one
-// page the first time); the rest are fetched cfg.Concurrency at a time. If
-// totalCount moves between pages, or the pages do not add up to it, the list
-// shifted while it was paged and is taken again.
+// The first round asks for as many pages as the last complete listing had
+// (one page the first time); the rest are fetched cfg.Concurrency at a
+// time. Every page is judged as it arrives: its totalCount must be
+// believable and equal to the first page's, and it must hold as many items
+// as that count leaves for it. If not, the list shifted while it was paged
+// and is taken again.
 func (c *Client) List(ctx context.Context) (*Listing, error) {
 	var requests atomic.Int64
 	var previous *shiftError
 	for attempt := 0; ; attempt++ {
-		numbers, err := c.listOnce(ctx, &requests)
+		numbers, total, err := c.listOnce(ctx, &requests)
 		var shift *shiftError
 		if errors.As(err, &shift) && shift.duplicates > 0 && previous != nil && previous.sameDuplicates(shift) {
-			// Twice the same ids listed twice and the same count: the API
-			// itself repeats them, the list is not moving. Export each once.
+			if shift.stale >= 0 {
+				// A whole page of numbers seen before, twice alike: the
+				// API does not page (it ignores skip), and the numbers
+				// beyond the first pages were never seen.
+				return nil, fmt.Errorf("the API does not page: the page at skip=%d holds only numbers of earlier pages, in two listings alike (%d distinct numbers of totalCount %d); does it ignore skip?",
+					shift.stale*c.cfg.PageSize, len(shift.numbers), shift.total)
+			}
+			// Twice the same ids listed twice and the same count, and
+			// every page brought new numbers: the API itself repeats
+			// some ids, the list is not moving. Export each once.
 			c.log.Warn("the API lists some numbers more than once; each is exported once", "numbers", len(shift.numbers), "total_count", shift.total)
-			numbers, err = shift.numbers, nil
+			numbers, total, err = shift.numbers, shift.total, nil
 		}
 		if err == nil {
-			c.lastTotal.Store(int64(len(numbers)))
+			// Only a complete listing teaches the next first round.
+			c.lastTotal.Store(int64(total))
 			return &Listing{Numbers: numbers, Requests: int(requests.Load()), Relists: attempt, Time: time.Now()}, nil
 		}
 		if shift == nil {
 			return nil, err
 		}
-		c.lastTotal.Store(int64(shift.total))
 		if attempt+1 >= maxListings {
 			return nil, fmt.Errorf("the list kept changing while it was paged (%d tries): %w", maxListings, err)
 		}
@@ -158,16 +183,19 @@ type shiftError struct {
 
 	// When the pages held an id more than once: the distinct numbers and
 	// how many repeats there were, to tell an API that repeats ids from a
-	// list that moves.
+	// list that moves; and the first page after the first one that held
+	// no new number (-1 if none), to tell both from an API that ignores
+	// skip.
 	numbers    []PhoneNumber
 	duplicates int
+	stale      int
 }
 
 func (e *shiftError) Error() string { return e.reason }
 
 // sameDuplicates reports whether two listings found the same repeats.
 func (e *shiftError) sameDuplicates(o *shiftError) bool {
-	if e.total != o.total || e.duplicates != o.duplicates || len(e.numbers) != len(o.numbers) {
+	if e.total != o.total || e.duplicates != o.duplicates || e.stale != o.stale || len(e.numbers) != len(o.numbers) {
 		return false
 	}
 	for i := range e.numbers {
@@ -178,69 +206,121 @@ func (e *shiftError) sameDuplicates(o *shiftError) bool {
 	return true
 }
 
-// listOnce takes one pass over the pages.
-func (c *Client) listOnce(ctx context.Context, requests *atomic.Int64) ([]PhoneNumber, error) {
+// listOnce takes one pass over the pages and returns the distinct numbers
+// and the totalCount they make up.
+func (c *Client) listOnce(ctx context.Context, requests *atomic.Int64) ([]PhoneNumber, int, error) {
 	take := c.cfg.PageSize
-	pagesFor := func(total int) int { return max(1, (total+take-1)/take) }
-
-	guess := pagesFor(int(c.lastTotal.Load()))
+	guess := pagesFor(int(c.lastTotal.Load()), take)
 	pages := make([]*page, guess)
-	if err := c.fetchPages(ctx, pages, 0, requests); err != nil {
-		return nil, err
+	// The first round learns the total from page 0; until then each page
+	// is judged on its own.
+	if err := c.fetchPages(ctx, pages, 0, requests, nil); err != nil {
+		return nil, 0, err
 	}
 	total := *pages[0].TotalCount
-	if total > maxTotal {
-		return nil, fmt.Errorf("the API reports totalCount %d, more than the %d numbers this exporter believes", total, maxTotal)
-	}
-	if need := pagesFor(total); need > len(pages) {
-		pages = append(pages, make([]*page, need-len(pages))...)
-		if err := c.fetchPages(ctx, pages, guess, requests); err != nil {
-			return nil, err
+	for i, p := range pages {
+		if err := judge(p, i, take, total); err != nil {
+			return nil, 0, err
 		}
 	}
-	return assemble(pages, total, take)
+	if need := pagesFor(total, take); need > len(pages) {
+		pages = append(pages, make([]*page, need-len(pages))...)
+		check := func(i int, p *page) error { return judge(p, i, take, total) }
+		if err := c.fetchPages(ctx, pages, guess, requests, check); err != nil {
+			return nil, 0, err
+		}
+	}
+	numbers, err := assemble(pages, total)
+	return numbers, total, err
 }
 
-// fetchPages fills pages[from:] concurrently; page i starts at skip i*take.
-func (c *Client) fetchPages(ctx context.Context, pages []*page, from int, requests *atomic.Int64) error {
+// pagesFor is how many pages of take hold total numbers (at least one).
+func pagesFor(total, take int) int { return max(1, (total+take-1)/take) }
+
+// judge checks page i against the listing's total: the count it reports
+// and the number of items it should hold.
+func judge(p *page, i, take, total int) error {
+	if *p.TotalCount != total {
+		return &shiftError{total: *p.TotalCount, reason: fmt.Sprintf("totalCount moved from %d to %d between pages", total, *p.TotalCount)}
+	}
+	if want := min(take, max(0, total-i*take)); len(p.Items) != want {
+		return &shiftError{total: total, reason: fmt.Sprintf("page at skip=%d has %d items, want %d of totalCount %d", i*take, len(p.Items), want, total)}
+	}
+	return nil
+}
+
+// fetchPages fills pages[from:] concurrently; page i starts at skip
+// i*take. check, if not nil, judges each page as it arrives: a page it
+// refuses stops the round. It returns nil only when every page was
+// fetched: when the deadline passes before a page is asked for, the error
+// says so.
+func (c *Client) fetchPages(ctx context.Context, pages []*page, from int, requests *atomic.Int64, check func(int, *page) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.Concurrency)
 	for i := from; i < len(pages); i++ {
 		if gctx.Err() != nil {
 			break // a page failed or the deadline passed: send no more
 		}
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			defer recoverInto(&err)
 			if gctx.Err() != nil {
 				return gctx.Err() // waited for a slot while another page failed
 			}
 			p, err := c.fetchPage(gctx, i*c.cfg.PageSize, requests)
-			pages[i] = p
+			if err == nil && check != nil {
+				err = check(i, p)
+			}
+			if err == nil {
+				pages[i] = p
+			}
 			return err
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i := from; i < len(pages); i++ {
+		if pages[i] == nil {
+			return fmt.Errorf("stopped before the page at skip=%d was asked for: %w", i*c.cfg.PageSize, cmp.Or(context.Cause(ctx), errNotFetched))
+		}
+	}
+	return nil
 }
 
-// assemble checks that the pages describe one unchanged list and
-// de-duplicates them by ID.
-func assemble(pages []*page, total, take int) ([]PhoneNumber, error) {
+// errNotFetched stands for a page left out without a cause; it cannot
+// happen while fetchPages stops only for the context.
+var errNotFetched = errors.New("the page was not fetched")
+
+// panicError is a panic turned into an error, with the stack where it
+// happened.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("internal error (a bug): %v", e.value) }
+
+// recoverInto turns a panic of the calling goroutine into *err. It is a
+// last line of defence: a bug costs one listing, not the process.
+func recoverInto(err *error) {
+	if v := recover(); v != nil {
+		*err = &panicError{value: v, stack: debug.Stack()}
+	}
+}
+
+// assemble de-duplicates judged pages by ID and checks that they add up to
+// total.
+func assemble(pages []*page, total int) ([]PhoneNumber, error) {
 	n := 0
-	for i, p := range pages {
-		if *p.TotalCount != total {
-			return nil, &shiftError{total: *p.TotalCount, reason: fmt.Sprintf("totalCount moved from %d to %d between pages", total, *p.TotalCount)}
-		}
-		if len(p.Items) > take {
-			return nil, fmt.Errorf("the page at skip=%d has %d items, more than the take=%d asked for", i*take, len(p.Items), take)
-		}
-		if want := min(take, max(0, total-i*take)); len(p.Items) != want {
-			return nil, &shiftError{total: total, reason: fmt.Sprintf("page at skip=%d has %d items, want %d of totalCount %d", i*take, len(p.Items), want, total)}
-		}
+	for _, p := range pages {
 		n += len(p.Items)
 	}
 	seen := make(map[string]struct{}, n)
 	numbers := make([]PhoneNumber, 0, n)
 	in := interner{}
-	for _, p := range pages {
+	stale := -1
+	for i, p := range pages {
+		before := len(numbers)
 		for _, item := range p.Items {
 			if _, dup := seen[item.ID]; dup {
 				continue
@@ -249,13 +329,16 @@ func assemble(pages []*page, total, take int) ([]PhoneNumber, error) {
 			in.number(&item)
 			numbers = append(numbers, item)
 		}
+		if i > 0 && len(p.Items) > 0 && len(numbers) == before && stale < 0 {
+			stale = i
+		}
 		p.Items = nil // let the page's copy go as soon as it is copied
 	}
 	if len(numbers) != total {
 		// An item moved across a page boundary: one was seen twice, so
-		// another one may have been missed. Or the API lists an id twice;
-		// List tells the two apart by listing again.
-		return nil, &shiftError{total: total, numbers: numbers, duplicates: total - len(numbers),
+		// another one may have been missed. Or the API lists an id twice,
+		// or ignores skip; List tells these apart by listing again.
+		return nil, &shiftError{total: total, numbers: numbers, duplicates: total - len(numbers), stale: stale,
 			reason: fmt.Sprintf("pages held %d distinct numbers, want totalCount %d", len(numbers), total)}
 	}
 	return numbers, nil
@@ -334,7 +417,7 @@ func (c *Client) fetchPage(ctx context.Context, skip int, requests *atomic.Int64
 		}
 		wait := retryAfter
 		if wait == 0 {
-			wait = rand.N(baseBackoff << (attempt - 1)) // full jitter
+			wait = rand.N(backoff(attempt)) // full jitter
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return nil, fmt.Errorf("%w; not retried: waiting %v would pass the scrape deadline", err, wait.Round(time.Millisecond))
@@ -348,14 +431,24 @@ func (c *Client) fetchPage(ctx context.Context, skip int, requests *atomic.Int64
 	}
 }
 
+// backoff is the longest wait before the retry that follows attempt:
+// baseBackoff doubled for each earlier attempt, at most maxBackoff.
+func backoff(attempt int) time.Duration {
+	return min(baseBackoff<<min(attempt-1, 16), maxBackoff)
+}
+
 // get makes one request. retryAfter is how long to wait before trying
 // again: negative when the error is not worth retrying, 0 for the default
 // backoff.
+//
+// Whatever the answer echoes (body, headers, a decoded field) may hold the
+// key: it is redacted from the page and from every error get returns.
 func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.Duration, err error) {
 	key, err := c.cfg.Key.Key()
 	if err != nil {
 		return nil, -1, err
 	}
+	defer func() { err = redactError(err, key) }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, -1, err
@@ -380,7 +473,11 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 	}()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("GET %s: %w", u.RequestURI(), unwrapURLError(err))
+		err = fmt.Errorf("GET %s: %w", u.RequestURI(), unwrapURLError(err))
+		if certificateError(err) {
+			return nil, -1, err // the same certificate fails the same way again
+		}
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	code = strconv.Itoa(resp.StatusCode)
@@ -389,7 +486,7 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
 		apiErr := newAPIError(resp.StatusCode, u.RequestURI(), body, key)
 		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
-			apiErr.Detail = oneLine("redirected to "+loc, maxProblemText)
+			apiErr.Detail = oneLine("redirected to "+redactText(loc, key), maxProblemText)
 		}
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
@@ -401,7 +498,7 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 		}
 	}
 
-	p, err = decodePage(resp.Body)
+	p, err = readAndParse(ctx, resp.Body, resp.ContentLength, c.cfg.PageSize, key, c.parsing)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, -1, err
@@ -414,6 +511,18 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 		return nil, -1, err
 	}
 	return p, 0, nil
+}
+
+// certificateError reports whether err is a TLS certificate that failed
+// verification, or a TLS connection to something that does not speak TLS.
+func certificateError(err error) bool {
+	var verification *tls.CertificateVerificationError
+	var authority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var record tls.RecordHeaderError
+	return errors.As(err, &verification) || errors.As(err, &authority) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &record)
 }
 
 // cutOffError is a body that ended, or broke, before the JSON did.
@@ -430,37 +539,100 @@ func (e *cutOffError) Unwrap() error { return e.err }
 // decoder stops at the end of the JSON value, before the last chunk, and
 // closing an unread body closes the connection (a new TLS handshake for
 // every page).
-var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var pageBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // maxPooledBuf keeps a freak huge page's buffer out of the pool.
 const maxPooledBuf = 8 << 20
 
-// decodePage decodes and checks one page body.
-func decodePage(body io.Reader) (*page, error) {
-	buf := pageBufs.Get().(*bytes.Buffer)
-	buf.Reset()
+// readPage reads body into buf's memory, up to maxPageBody+1 bytes. size
+// is the Content-Length, or -1. The buffer grows by doubling, but never
+// past the limit: a body at the limit costs the limit, not twice it.
+func readPage(buf []byte, body io.Reader, size int64) ([]byte, error) {
+	limit := int(maxPageBody) + 1
+	buf = buf[:0]
+	if want := int(min(max(size+1, 64<<10), int64(limit))); cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			// Not slices.Grow: append's growth would round past the limit.
+			grown := make([]byte, len(buf), min(2*cap(buf), limit))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := body.Read(buf[len(buf):min(cap(buf), limit)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// decodePage reads, decodes and checks one page body (size: its
+// Content-Length, or -1) of at most take items.
+func decodePage(body io.Reader, size int64, take int, key string) (*page, error) {
+	return readAndParse(context.Background(), body, size, take, key, nil)
+}
+
+// readAndParse reads a page into a pooled buffer and parses it. slots, if
+// not nil, bounds how many pages are parsed at once: bodies are read
+// --dasha.concurrency at a time (that hides the API's latency), but
+// parsing is CPU work, and each page being parsed holds up to its size
+// again in decoded strings.
+func readAndParse(ctx context.Context, body io.Reader, size int64, take int, key string, slots chan struct{}) (*page, error) {
+	bp := pageBufs.Get().(*[]byte)
 	defer func() {
-		if buf.Cap() <= maxPooledBuf {
-			pageBufs.Put(buf)
+		if cap(*bp) <= maxPooledBuf {
+			pageBufs.Put(bp)
 		}
 	}()
-	n, err := buf.ReadFrom(io.LimitReader(body, maxPageBody+1))
+	data, err := readPage(*bp, body, size)
+	*bp = data
 	switch {
-	case n > maxPageBody:
-		return nil, fmt.Errorf("the page is larger than the limit of %d bytes", maxPageBody)
+	case len(data) > int(maxPageBody):
+		return nil, fmt.Errorf("the page is larger than the limit of %d bytes (if the API's pages really are this large, lower --dasha.page-size)", maxPageBody)
 	case err != nil:
 		return nil, &cutOffError{err} // the connection broke mid-body
-	case len(bytes.TrimSpace(buf.Bytes())) == 0:
+	}
+	if slots != nil {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+	return parsePage(data, take, key)
+}
+
+// parsePage decodes and checks one page of at most take items. The key is
+// redacted from every text of the page, so that an API echoing it cannot
+// get it into a label or an error.
+func parsePage(data []byte, take int, key string) (*page, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("the page body is empty")
 	}
+	// Decoding allocates every item before it can be counted: a page of
+	// millions of tiny items would cost far more than its bytes.
+	if items := countItems(data); items > take {
+		return nil, fmt.Errorf("the page has %d items, more than the take=%d asked for", items, take)
+	}
+	redact := len(key) >= minRedactedKeyInData
+	if redact && bytes.Contains(data, []byte(key)) {
+		data = bytes.ReplaceAll(data, []byte(key), []byte(redacted))
+	}
 	var p page
-	if err := json.Unmarshal(buf.Bytes(), &p); err != nil {
+	if err := json.Unmarshal(data, &p); err != nil {
 		var syn *json.SyntaxError
-		if errors.As(err, &syn) && syn.Offset >= int64(len(bytes.TrimRight(buf.Bytes(), " \t\r\n"))) {
+		if errors.As(err, &syn) && syn.Offset >= int64(len(bytes.TrimRight(data, " \t\r\n"))) {
 			// The JSON stopped short: the body was cut off.
 			return nil, &cutOffError{io.ErrUnexpectedEOF}
 		}
-		return nil, fmt.Errorf("the page is not the expected JSON: %w%s", err, badItem(buf.Bytes()))
+		return nil, fmt.Errorf("the page is not the expected JSON: %w%s", err, badItem(data))
 	}
 	if p.TotalCount == nil {
 		return nil, errors.New("the page has no totalCount")
@@ -468,12 +640,79 @@ func decodePage(body io.Reader) (*page, error) {
 	if *p.TotalCount < 0 {
 		return nil, fmt.Errorf("the page has a negative totalCount %d", *p.TotalCount)
 	}
+	if *p.TotalCount > maxTotal {
+		return nil, fmt.Errorf("the page reports totalCount %d, more than the %d numbers this exporter believes", *p.TotalCount, maxTotal)
+	}
 	for i := range p.Items {
 		if p.Items[i].ID == "" {
 			return nil, fmt.Errorf("item %d of the page has no id", i)
 		}
 	}
+	if redact && bytes.IndexByte(data, '\\') >= 0 {
+		// Only a JSON escape can spell the key so that the raw bytes
+		// did not show it.
+		for i := range p.Items {
+			redactNumber(&p.Items[i], key)
+		}
+	}
 	return &p, nil
+}
+
+// minRedactedKeyInData is the shortest key redacted from the numbers of a
+// page: a shorter one (a test's "k", --demo's "demo") would cut ordinary
+// words out of labels. Real API keys are far longer. Error texts are
+// redacted whatever the key's length.
+const minRedactedKeyInData = 8
+
+// countItems counts the values of the top-level object's arrays (the
+// page's items) without decoding them.
+func countItems(data []byte) int {
+	depth, n := 0, 0
+	inArray, expect := false, false // in an array at depth 2; before its next value
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if expect && depth == 2 && c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != ']' {
+			n++
+			expect = false
+		}
+		switch c {
+		case '"':
+			i = stringEnd(data, i+1)
+		case '{', '[':
+			depth++
+			if depth == 2 {
+				inArray = c == '['
+				expect = inArray
+			}
+		case '}', ']':
+			depth--
+		case ',':
+			expect = inArray && depth == 2
+		}
+	}
+	return n
+}
+
+// stringEnd returns the index of the quote that closes the JSON string
+// starting at from (len(data) if none): the first quote not escaped by an
+// odd run of backslashes. Most of a page is strings, and IndexByte skips
+// through them far faster than a loop over every byte.
+func stringEnd(data []byte, from int) int {
+	for {
+		q := bytes.IndexByte(data[from:], '"')
+		if q < 0 {
+			return len(data)
+		}
+		q += from
+		backslashes := 0
+		for j := q - 1; j >= from && data[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return q
+		}
+		from = q + 1
+	}
 }
 
 // badItem names the first item of a page that does not decode, for an error

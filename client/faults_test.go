@@ -423,7 +423,10 @@ func TestFaultBrokenConnections(t *testing.T) {
 			ftNoLeaks(t)
 			fake, c := ftServer(t, 2500, nil)
 			faults := ftFirstTimes(fake, tc.page, tc.times, tc.fault(t))
-			l, err := c.List(t.Context())
+			// Retries go on while the deadline allows.
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			l, err := c.List(ctx)
 			if tc.wantErr != nil {
 				ftWantErr(t, err, tc.wantErr...)
 				return
@@ -911,8 +914,13 @@ func TestConnectionsAreReused(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if n := conns.Load(); n > 4 {
-				t.Errorf("3 listings of 10 pages opened %d connections, want at most 4", n)
+			// At most Concurrency, give or take a few: the transport puts
+			// a connection back in the pool on its own goroutine after the
+			// body's EOF, so the next request may now and then dial anew
+			// (1 run in 20 on a loaded machine). Not reading to the end
+			// opens one per page: 30.
+			if n := conns.Load(); n > 8 {
+				t.Errorf("3 listings of 10 pages opened %d connections, want at most about 4", n)
 			}
 		})
 	}

@@ -33,7 +33,7 @@ func FuzzDecodePage(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := decodePage(bytes.NewReader(body))
+		p, err := decodePage(bytes.NewReader(body), -1, 1000, "k")
 		if err != nil {
 			if p != nil {
 				t.Errorf("decodePage returned a page and the error %v", err)

@@ -89,6 +89,9 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	start := e.now()
 	listing, err := e.lister.List(ctx)
+	if listing == nil && err == nil {
+		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
+	}
 	end := e.now()
 	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
 
@@ -213,6 +216,6 @@ type constSink struct {
 }
 
 func (c constSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
-	values := append([]string{n.ID, n.PhoneNumber}, lv[:c.labels]...)
+	values := append([]string{cutID(n.ID), cutID(n.PhoneNumber)}, lv[:c.labels]...)
 	c.ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, values...)
 }

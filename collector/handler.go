@@ -6,13 +6,17 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/dasha-exporter/dasha_exporter/client"
 )
 
 // scrapeTimeoutHeader is how Prometheus tells a target its scrape timeout.
@@ -29,8 +33,9 @@ type HandlerOpts struct {
 	// counters, build info, Go and process metrics). It is gathered after
 	// the listing, so a scrape counts its own requests.
 	Gatherer prometheus.Gatherer
-	// Timeout is the listing deadline when a scrape carries no
-	// X-Prometheus-Scrape-Timeout-Seconds header.
+	// Timeout is the listing deadline when a scrape carries no usable
+	// X-Prometheus-Scrape-Timeout-Seconds header, at most
+	// client.MaxListingTime.
 	Timeout time.Duration
 	// TimeoutOffset is subtracted from Prometheus' scrape timeout, leaving
 	// time to write the answer.
@@ -55,6 +60,18 @@ func NewHandler(opts HandlerOpts) http.Handler {
 type handler struct{ opts HandlerOpts }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodHead:
+		// The headers of a scrape, without the listing a body would need.
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Vary", "Accept-Encoding")
+		return
+	default:
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "405 method not allowed: "+r.URL.Path+" answers GET and HEAD", http.StatusMethodNotAllowed)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.listingTimeout(r))
 	defer cancel()
 	scrape := h.opts.Exporter.Scrape(ctx)
@@ -92,22 +109,52 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// listingTimeout is Prometheus' scrape timeout less the offset, or the
-// configured timeout when the scrape does not say.
+// listingTimeout is the listing deadline of a scrape (see scrapeTimeout),
+// logging a header it cannot use.
 func (h *handler) listingTimeout(r *http.Request) time.Duration {
 	v := r.Header.Get(scrapeTimeoutHeader)
-	if v == "" {
-		return h.opts.Timeout
+	timeout, ok := scrapeTimeout(v, h.opts.Timeout, h.opts.TimeoutOffset)
+	if !ok {
+		h.opts.Logger.Warn("ignoring a bad scrape timeout header", "header", scrapeTimeoutHeader, "value", truncate(v, 32), "using", timeout)
 	}
-	secs, err := strconv.ParseFloat(v, 64)
-	if err != nil || secs <= 0 || secs > 24*3600 {
-		h.opts.Logger.Warn("ignoring a bad scrape timeout header", "header", scrapeTimeoutHeader, "value", v, "using", h.opts.Timeout)
-		return h.opts.Timeout
+	return timeout
+}
+
+// scrapeTimeout turns the X-Prometheus-Scrape-Timeout-Seconds header into
+// the listing deadline: Prometheus' scrape timeout less the offset, but
+// never less than half the timeout (an offset as large as the timeout would
+// leave no time to list, and none at all to answer). The header comes from
+// the network, not from the configuration: a value that is not a positive,
+// finite number of seconds (NaN, ±Inf, 0, -0, negative, garbage) gives the
+// fallback (--dasha.timeout) and ok false; a huge one is clamped to
+// client.MaxListingTime, which also caps the fallback. No header: the
+// fallback, ok true.
+func scrapeTimeout(header string, fallback, offset time.Duration) (timeout time.Duration, ok bool) {
+	fallback = min(max(fallback, 0), client.MaxListingTime)
+	if header == "" {
+		return fallback, true
 	}
-	timeout := time.Duration(secs * float64(time.Second))
-	// Never less than half the scrape timeout: an offset as large as the
-	// timeout would leave no time to list, and none at all to answer.
-	return max(timeout-h.opts.TimeoutOffset, timeout/2)
+	secs, err := strconv.ParseFloat(strings.TrimSpace(header), 64)
+	if err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) || secs <= 0 {
+		return fallback, false
+	}
+	timeout = client.MaxListingTime
+	if secs < timeout.Seconds() {
+		timeout = time.Duration(secs * float64(time.Second))
+	}
+	return max(timeout-max(offset, 0), timeout/2), true
+}
+
+// truncate cuts a header value for a log line, never splitting a UTF-8
+// character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // acceptsGzip reports whether the client takes a gzip-encoded answer.

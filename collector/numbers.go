@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 	"unicode/utf8"
 
@@ -66,7 +68,7 @@ var families = []family{
 		help:   "Information about a SIP phone number; always 1. A null field is an empty label.",
 		labels: []string{"display_name", "org_id", "provider_id", "credentials_id", "incoming_calls_agent_id"},
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, _ time.Time) {
-			s.add(n, 1, labelValues{cut(n.DisplayName), n.OrgID, n.ProviderID, n.CredentialsID, n.IncomingCallsAgentID})
+			s.add(n, 1, labelValues{cut(n.DisplayName), cutID(n.OrgID), cutID(n.ProviderID), cutID(n.CredentialsID), cutID(n.IncomingCallsAgentID)})
 		},
 	},
 	{
@@ -133,7 +135,7 @@ var families = []family{
 		help: "Seconds from the scrape until the registration expires (expiresAt); negative once expired, absent when unknown.",
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, now time.Time) {
 			if st := n.RegistrationStatus; st != nil && st.ExpiresAt.IsSet() {
-				s.add(n, st.ExpiresAt.Sub(now).Seconds(), labelValues{})
+				s.add(n, secondsBetween(now, st.ExpiresAt.Time), labelValues{})
 			}
 		},
 	},
@@ -193,6 +195,33 @@ func boolValue(b bool) float64 {
 
 func unixSeconds(t time.Time) float64 {
 	return float64(t.Unix()) + float64(t.Nanosecond())/1e9 // UnixNano overflows past 2262
+}
+
+// secondsBetween is to - from in seconds. A time.Duration would saturate
+// at ±292 years (t.Sub), where the API's "9999-12-31" is far beyond.
+func secondsBetween(from, to time.Time) float64 {
+	return float64(to.Unix()-from.Unix()) + float64(to.Nanosecond()-from.Nanosecond())/1e9
+}
+
+// cutID bounds an identity label (id, phone_number, org_id, provider_id,
+// credentials_id, incoming_calls_agent_id) to maxLabelBytes while keeping
+// distinct values distinct: a longer value keeps its start and ends in "~"
+// and 16 hex digits of its SHA-256. Real values are uuids and E.164 numbers
+// far below the bound; a longer one is a broken API, and cutting it keeps
+// every other number of the fleet monitored, where failing the listing
+// would blind on-call to all of them. Series stay unique: the client
+// de-duplicates by the full id, and distinct ids keep distinct hashes.
+func cutID(s string) string {
+	if len(s) <= maxLabelBytes {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	suffix := "~" + hex.EncodeToString(sum[:8])
+	i := maxLabelBytes - len(suffix)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + suffix
 }
 
 // cut shortens s to at most maxLabelBytes of valid UTF-8, never splitting a

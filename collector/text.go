@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"math"
 	"sort"
@@ -37,7 +38,8 @@ func (s *Scrape) WriteText(w io.Writer) error {
 			f.emit(ts, &s.Listing.Numbers[j], s.rules, s.Time)
 		}
 		if ts.err != nil {
-			return ts.err // the scraper went away: stop formatting
+			// The scraper went away: stop formatting, and say where.
+			return fmt.Errorf("writing %s: %w", f.name, ts.err)
 		}
 	}
 	return bw.Flush()
@@ -78,6 +80,9 @@ func (t *textSink) start(f family) {
 }
 
 func (t *textSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
+	if t.err != nil {
+		return // the scraper went away: format nothing more
+	}
 	b := append(t.buf[:0], t.name...)
 	for i, k := range t.order {
 		if i == 0 {
@@ -89,9 +94,9 @@ func (t *textSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
 		b = append(b, `="`...)
 		switch k {
 		case -2:
-			b = appendEscaped(b, n.ID, true)
+			b = appendEscaped(b, cutID(n.ID), true)
 		case -1:
-			b = appendEscaped(b, n.PhoneNumber, true)
+			b = appendEscaped(b, cutID(n.PhoneNumber), true)
 		default:
 			b = appendEscaped(b, lv[k], true)
 		}

@@ -25,7 +25,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -525,9 +524,11 @@ scrape_configs:
 // buildExporter builds the module root's main package into dir.
 func buildExporter(t *testing.T, root, dir string) string {
 	t.Helper()
+	// go test puts its own GOROOT/bin first on PATH (runtime.GOROOT is
+	// deprecated, SA1019).
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("go is not on PATH: %v", err)
 	}
 	out := filepath.Join(dir, "dasha_exporter")
 	cmd := exec.Command(goBin, "build", "-o", out, ".")
