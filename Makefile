@@ -24,7 +24,7 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 # Outside programs the tests drive, and the Debian packages that ship them.
-TOOLS := promtool prometheus prometheus-alertmanager amtool
+TOOLS := promtool prometheus prometheus-alertmanager amtool chromium
 
 .PHONY: all build demo test lint tools bench fuzz clean
 
@@ -43,11 +43,11 @@ tools:
 	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo ">> installing prometheus and prometheus-alertmanager (missing:$$missing)"; \
+			echo ">> installing prometheus, prometheus-alertmanager and chromium (missing:$$missing)"; \
 			export DEBIAN_FRONTEND=noninteractive; \
-			apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+			apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager chromium >/dev/null; \
 		else \
-			echo "missing:$$missing — install the Debian packages prometheus and prometheus-alertmanager (apt-get install prometheus prometheus-alertmanager)" >&2; \
+			echo "missing:$$missing — install the Debian packages prometheus, prometheus-alertmanager and chromium (apt-get install prometheus prometheus-alertmanager chromium)" >&2; \
 			exit 1; \
 		fi; \
 	fi; \
