@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dasha.yml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const goodConfig = "accounts:\n  acme-us:\n    platform: us\n    api_key_env: ACME_US_KEY\n  lab:\n    url: http://127.0.0.1:1\n    api_key_file: lab.key\n"
+
+func TestConfigFileNeedsNoFlagKey(t *testing.T) {
+	path := writeConfig(t, goodConfig)
+	c, err := parseConfig([]string{"--config.file", path}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.configFile != path || len(c.warnings) != 0 {
+		t.Errorf("config file %q, warnings %q", c.configFile, c.warnings)
+	}
+	t.Setenv("DASHA_CONFIG_FILE", path) // kingpin reads it from the environment
+	if c, err = parseConfig(nil, env(nil), &bytes.Buffer{}); err != nil || c.configFile != path {
+		t.Errorf("DASHA_CONFIG_FILE: %v, %+v", err, c)
+	}
+}
+
+func TestConfigFileWarnsAboutFlagsThatDoNotApply(t *testing.T) {
+	path := writeConfig(t, goodConfig)
+	const key = "sk-should-never-show"
+	c, err := parseConfig([]string{"--config.file", path, "--dasha.url=https://blackbox.ru.dasha.ai", "--dasha.api-key-file=/k",
+		"--dasha.provider-id=0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4aee", "--dasha.unlinked-only"},
+		env(map[string]string{"DASHA_API_KEY": key}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(c.warnings, "\n")
+	for _, want := range []string{"--dasha.url", "--dasha.api-key-file", "DASHA_API_KEY", "--dasha.provider-id", "--dasha.unlinked-only"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no warning names %s:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, key) {
+		t.Errorf("a warning repeats the key:\n%s", all)
+	}
+	if c.apiKey != "" || c.filters.ProviderID != "" {
+		t.Error("flags that do not apply were kept")
+	}
+}
+
+func TestConfigFileFlagErrors(t *testing.T) {
+	path := writeConfig(t, goodConfig)
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"demo":          {[]string{"--config.file", path, "--demo"}, "--demo and --config.file exclude each other"},
+		"check no file": {[]string{"--config.check"}, "--config.check needs --config.file"},
+		"probe path":    {[]string{"--config.file", path, "--web.telemetry-path=/probe"}, "--web.telemetry-path"},
+	} {
+		_, err := parseConfig(tc.args, env(nil), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	good := writeConfig(t, goodConfig)
+	var out bytes.Buffer
+	if err := run([]string{"--config.check", "--config.file", good}, env(map[string]string{"ACME_US_KEY": "k"}), &out); err != nil {
+		t.Fatalf("--config.check of a good file: %v\n%s", err, out.String())
+	}
+	// lab.key is missing on this machine: a warning, not an error (the
+	// exporter would serve it as dasha_up 0).
+	if !strings.Contains(out.String(), good+": OK") || !strings.Contains(out.String(), `warning: account "lab"`) {
+		t.Errorf("--config.check output:\n%s", out.String())
+	}
+
+	bad := writeConfig(t, "accounts:\n  acme-us:\n    platform: us\n    api_key_env: sk-pasted-key-value-1234\n")
+	out.Reset()
+	done := make(chan error, 1)
+	go func() { done <- run([]string{"--config.check", "--config.file", bad}, env(nil), &out) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), bad+`: line 4: account "acme-us": api_key_env:`) {
+			t.Errorf("--config.check of a bad file: %v", err)
+		}
+		if strings.Contains(err.Error()+out.String(), "sk-pasted-key-value-1234") {
+			t.Errorf("--config.check repeats a pasted key: %v %s", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("--config.check kept running")
+	}
+}
