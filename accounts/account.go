@@ -34,8 +34,11 @@ type Account struct {
 	log      *slog.Logger
 }
 
-// newAccount builds an account. m counts its API requests.
-func newAccount(s Settings, keys client.KeySource, m *client.Metrics, logger *slog.Logger, userAgent string) (*Account, error) {
+// newAccount builds an account. m counts its API requests. Without ownHTTP
+// the client's own default HTTP client serves (flag mode, as it always
+// has); with it, an HTTP client of the account's tls_config and proxy_url
+// that also logs each request for the debug output.
+func newAccount(s Settings, keys client.KeySource, m *client.Metrics, logger *slog.Logger, userAgent string, ownHTTP bool) (*Account, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -51,16 +54,18 @@ func newAccount(s Settings, keys client.KeySource, m *client.Metrics, logger *sl
 		}
 		hs.Proxy.ProxyURL = config.URL{URL: pu}
 	}
-	hc, err := client.NewHTTPClient(hs, s.Concurrency)
-	if err != nil {
-		return nil, err
-	}
 	hub := &logHub{}
 	log := slog.New(&teeHandler{next: logger.Handler(), text: slog.NewTextHandler(hub, &slog.HandlerOptions{Level: slog.LevelDebug}), hub: hub})
 	if s.Name != "" {
 		log = log.With("account", s.Name)
 	}
-	hc.Transport = &loggingTransport{next: hc.Transport, log: log.With("component", "client")}
+	var hc *http.Client
+	if ownHTTP {
+		if hc, err = client.NewHTTPClient(hs, s.Concurrency); err != nil {
+			return nil, err
+		}
+		hc.Transport = &loggingTransport{next: hc.Transport, log: log.With("component", "client")}
+	}
 	c, err := client.New(client.Config{
 		BaseURL:     base,
 		Key:         keys,
@@ -89,7 +94,7 @@ func newAccount(s Settings, keys client.KeySource, m *client.Metrics, logger *sl
 // configuration file): keys and m are the flags' key source and request
 // metrics, without an account label.
 func NewSingle(s Settings, keys client.KeySource, m *client.Metrics, logger *slog.Logger, userAgent string) (*Account, error) {
-	return newAccount(s, keys, m, logger, userAgent)
+	return newAccount(s, keys, m, logger, userAgent, false)
 }
 
 // Handler answers the account's listing with the collector's handler,

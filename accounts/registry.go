@@ -74,7 +74,7 @@ func Check(path string, opts Options) (warnings []string, err error) {
 		if problem != nil {
 			warnings = append(warnings, fmt.Sprintf("account %q: %v", s.Name, problem))
 		}
-		if _, err := newAccount(s, keys, nil, nil, ""); err != nil {
+		if _, err := newAccount(s, keys, nil, nil, "", true); err != nil {
 			return warnings, fmt.Errorf("%s: account %q: %w", path, s.Name, err)
 		}
 	}
@@ -150,7 +150,7 @@ func (r *Registry) reload() error {
 			continue
 		}
 		keys, problem := keySource(&s, r.opts.Getenv)
-		a, err := newAccount(s, keys, r.metrics.For(s.Name), r.opts.Logger, r.opts.UserAgent)
+		a, err := newAccount(s, keys, r.metrics.For(s.Name), r.opts.Logger, r.opts.UserAgent, true)
 		if err != nil {
 			return fmt.Errorf("%s: account %q: %w", r.path, s.Name, err)
 		}

@@ -79,8 +79,8 @@ func TestPageInBrowser(t *testing.T) {
 	if r := byName["ok"]; !strings.Contains(r.Result, "complete") || r.Numbers != "40" {
 		t.Errorf("ok account shows %+v, want complete with 40 numbers", r)
 	}
-	if r := byName["broken"]; !strings.Contains(r.Result, "failed") || !strings.Contains(r.Result, "<script>window.__xss=1</script>") || !strings.Contains(r.Result, "502") {
-		t.Errorf("broken account shows %q, want its 502 error with the API's text shown as text", r.Result)
+	if r := byName["broken"]; !strings.Contains(r.Result, "failed") || !strings.Contains(r.Result, "<script>window.__xss=1</script>") || !strings.Contains(r.Result, "403") {
+		t.Errorf("broken account shows %q, want its 403 error with the API's text shown as text", r.Result)
 	}
 	if r := byName["nokey"]; !strings.Contains(r.Result, "no key") || !strings.Contains(r.Where, "blackbox.ru.dasha.ai") {
 		t.Errorf("nokey account shows %+v", r)
@@ -121,7 +121,7 @@ func TestPageInBrowser(t *testing.T) {
 	if text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"))); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text, `Probe of account "broken"`) || !strings.Contains(text, "status=502") || !strings.Contains(text, "dasha_up 0") || strings.Contains(text, "good-key") {
+	if !strings.Contains(text, `Probe of account "broken"`) || !strings.Contains(text, "status=403") || !strings.Contains(text, "dasha_up 0") || strings.Contains(text, "good-key") {
 		t.Errorf("the debug link of broken answers:\n%.2000s", text)
 	}
 }

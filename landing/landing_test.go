@@ -24,14 +24,14 @@ const xss = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">
 
 // site serves the landing page, /probe, /metrics and the health endpoints
 // for two accounts: "ok" on a healthy fake API and "broken" on one that
-// answers every request with a 502 whose body carries xss.
+// answers every request with a 403 (not retried) whose body carries xss.
 func site(t *testing.T) *httptest.Server {
 	t.Helper()
 	good := httptest.NewServer(fakeapi.New("good-key", fakeapi.Fleet(40, time.Now())))
 	t.Cleanup(good.Close)
 	badAPI := fakeapi.New("", nil)
 	badAPI.SetInterceptor(func(w http.ResponseWriter, r *http.Request, page int) bool {
-		fakeapi.WriteProblem(w, http.StatusBadGateway, "Bad Gateway", xss)
+		fakeapi.WriteProblem(w, http.StatusForbidden, "Forbidden", xss)
 		return true
 	})
 	bad := httptest.NewServer(badAPI)
