@@ -281,8 +281,9 @@ func parseAccount(name string, key, v *yaml.Node, dir string, d Defaults) (Setti
 				}
 			}
 		case "tls_config":
-			if s.TLS, err = tlsConfig(n, dir); err != nil {
-				return s, errAt(n, "account %q: tls_config%v", name, err)
+			var at *yaml.Node
+			if s.TLS, at, err = tlsConfig(n, dir); err != nil {
+				return s, errAt(at, "account %q: tls_config%v", name, err)
 			}
 		case "proxy_url":
 			var p string
@@ -346,10 +347,11 @@ func parseAccount(name string, key, v *yaml.Node, dir string, d Defaults) (Setti
 
 // tlsConfig reads the fields of prometheus/common's tls_config that make
 // sense here: no inline certificates or keys, no secret references.
-func tlsConfig(n *yaml.Node, dir string) (config.TLSConfig, error) {
+// The node returned is where an error is.
+func tlsConfig(n *yaml.Node, dir string) (config.TLSConfig, *yaml.Node, error) {
 	var c config.TLSConfig
 	if n.Kind != yaml.MappingNode {
-		return c, errors.New(": must be a mapping (ca_file, cert_file, key_file, server_name, insecure_skip_verify, min_version)")
+		return c, n, errors.New(": must be a mapping (ca_file, cert_file, key_file, server_name, insecure_skip_verify, min_version)")
 	}
 	for i := 0; i < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolve(n.Content[i+1])
@@ -368,17 +370,17 @@ func tlsConfig(n *yaml.Node, dir string) (config.TLSConfig, error) {
 		case "min_version":
 			err = v.Decode(&c.MinVersion)
 		default:
-			return c, fmt.Errorf(".%s: unknown field (known: ca_file, cert_file, key_file, server_name, insecure_skip_verify, min_version)", k.Value)
+			return c, k, fmt.Errorf(".%s: unknown field (known: ca_file, cert_file, key_file, server_name, insecure_skip_verify, min_version)", k.Value)
 		}
 		if err != nil {
-			return c, fmt.Errorf(".%s: %v", k.Value, err)
+			return c, v, fmt.Errorf(".%s: %v", k.Value, err)
 		}
 	}
 	c.SetDirectory(dir)
 	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf(": %v", err)
+		return c, n, fmt.Errorf(": %v", err)
 	}
-	return c, nil
+	return c, nil, nil
 }
 
 func join(dir, path string) string {

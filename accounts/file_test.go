@@ -124,6 +124,7 @@ func TestParseErrors(t *testing.T) {
 		{"states not a list", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n      states: Registered\n", `line 6: account "a": registration.states: must be a list`},
 		{"tls unknown field", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    tls_config:\n      ca: inline\n", `line 6: account "a": tls_config.ca: unknown field`},
 		{"tls cert without key", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    tls_config:\n      cert_file: c.pem\n", `line 6: account "a": tls_config: exactly one of key or key_file`},
+		{"tls field error line", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    tls_config:\n      server_name: x\n      insecure_skip_verify: maybe\n", `line 7: account "a": tls_config.insecure_skip_verify: "maybe" is not true or false`},
 		{"proxy not a URL", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    proxy_url: proxy:3128\n", `line 5: account "a": proxy_url: not an absolute http://`},
 		{"settings not a mapping", "accounts:\n  a: us\n", `line 2: account "a": its settings must be a mapping`},
 	} {
