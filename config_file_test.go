@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 )
 
 func writeConfig(t *testing.T, content string) string {
@@ -101,5 +107,50 @@ func TestConfigCheck(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("--config.check kept running")
+	}
+}
+
+// TestSIGHUPReloads wires the configuration-file mode as run does and
+// reloads it with a real SIGHUP to this process.
+func TestSIGHUPReloads(t *testing.T) {
+	api := httptest.NewServer(fakeapi.New("k", fakeapi.Fleet(3, time.Now())))
+	defer api.Close()
+	path := writeConfig(t, "accounts:\n  a:\n    url: "+api.URL+"\n    api_key_env: K\n")
+	getenv := env(map[string]string{"K": "k"})
+	cfg, err := parseConfig([]string{"--config.file", path}, getenv, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	if _, err := serveAccounts(cfg, getenv, slog.New(slog.DiscardHandler), newRegistry(), mux); err != nil {
+		t.Fatal(err)
+	}
+	probe := func(target string) (int, string) {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", "/probe?target="+target, nil))
+		return rec.Code, rec.Body.String()
+	}
+	if code, _ := probe("b"); code != http.StatusBadRequest {
+		t.Fatalf("probe of b before the reload: %d", code)
+	}
+	if err := os.WriteFile(path, []byte("accounts:\n  b:\n    url: "+api.URL+"\n    api_key_env: K\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := probe("b")
+		if code == http.StatusOK && strings.Contains(body, "dasha_sip_phone_numbers 3") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload: probe of b answers %d %s", code, body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, _ := probe("a"); code != http.StatusBadRequest {
+		t.Errorf("the removed account a still answers: %d", code)
 	}
 }

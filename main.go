@@ -85,6 +85,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		Accounts:    serve.accounts,
 		Probes:      cfg.configFile != "",
 		MetricsPath: cfg.telemetryPath,
+		Config:      serve.config,
 		Logger:      logger.With("component", "landing"),
 	}))
 

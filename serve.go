@@ -22,6 +22,7 @@ import (
 type served struct {
 	ready    func() error
 	accounts func() []*accounts.Account
+	config   func() accounts.ReloadStatus // nil without a configuration file
 	logStart func()
 }
 
@@ -95,6 +96,7 @@ func serveAccounts(cfg *config, getenv func(string) string, logger *slog.Logger,
 		// as its dasha_up 0, not as the exporter leaving a Service.
 		ready:    func() error { return nil },
 		accounts: registry.Accounts,
+		config:   registry.Status,
 		logStart: func() {
 			for _, a := range registry.Accounts() {
 				if u, err := url.Parse(a.Settings.URL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {

@@ -35,6 +35,9 @@ type Registry struct {
 	reloadMu sync.Mutex // one reload at a time
 	current  atomic.Pointer[set]
 
+	statusMu sync.Mutex
+	status   ReloadStatus
+
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
 }
@@ -122,6 +125,12 @@ func (r *Registry) Reload() error {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
 	err := r.reload()
+	r.statusMu.Lock()
+	r.status.Attempted, r.status.Err = time.Now(), err
+	if err == nil {
+		r.status.Loaded = r.status.Attempted
+	}
+	r.statusMu.Unlock()
 	if err != nil {
 		r.reloadOK.Set(0)
 		if r.current.Load() != nil {
@@ -176,6 +185,23 @@ func (r *Registry) reload() error {
 	r.current.Store(next)
 	r.log.Info("loaded the configuration file", "file", r.path, "accounts", len(next.list), "new_or_changed", built, "unchanged", kept, "removed", removed)
 	return nil
+}
+
+// ReloadStatus is how the last loads of the file went, for the landing page.
+type ReloadStatus struct {
+	File      string
+	Loaded    time.Time // the running configuration's load
+	Attempted time.Time // the last load, good or bad
+	Err       error     // why the last load failed, or nil
+}
+
+// Status returns how the last loads of the file went.
+func (r *Registry) Status() ReloadStatus {
+	r.statusMu.Lock()
+	defer r.statusMu.Unlock()
+	st := r.status
+	st.File = r.path
+	return st
 }
 
 // Get returns the account of that name, or nil.

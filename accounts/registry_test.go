@@ -444,3 +444,36 @@ func TestStatusKeepsAPIText(t *testing.T) {
 		t.Errorf("status error %q", st.Err)
 	}
 }
+
+// TestRemovedAccountFinishesProbesInFlight removes an account while a probe
+// of it waits on its API: new probes get 400 at once, the one in flight
+// still gets its listing.
+func TestRemovedAccountFinishesProbesInFlight(t *testing.T) {
+	api := newPlatform(t, "", 5)
+	release := make(chan struct{})
+	api.SetInterceptor(func(w http.ResponseWriter, r *http.Request, page int) bool {
+		<-release
+		return false
+	})
+	other := newPlatform(t, "", 1)
+	f := newFixture(t, "accounts:\n  a:\n    url: "+api.srv.URL+"\n    api_key_env: K\n  b:\n    url: "+other.srv.URL+"\n    api_key_env: K\n", map[string]string{"K": "k"})
+	done := make(chan string)
+	go func() {
+		_, body := f.get("GET", "/probe?target=a")
+		done <- body
+	}()
+	for api.Requests() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	f.write("accounts:\n  b:\n    url: " + other.srv.URL + "\n    api_key_env: K\n")
+	if err := f.reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := f.get("GET", "/probe?target=a"); code != http.StatusBadRequest {
+		t.Errorf("a removed account answers new probes: %d", code)
+	}
+	close(release)
+	if body := <-done; !strings.Contains(body, "dasha_up 1") || !strings.Contains(body, "dasha_sip_phone_numbers 5") {
+		t.Errorf("the probe in flight during the removal answered:\n%s", body)
+	}
+}

@@ -37,7 +37,9 @@ type Options struct {
 	// MetricsPath.
 	Probes      bool
 	MetricsPath string
-	Logger      *slog.Logger
+	// Config reports the configuration file's loads (nil without one).
+	Config func() accounts.ReloadStatus
+	Logger *slog.Logger
 }
 
 //go:embed landing.html
@@ -83,11 +85,17 @@ func New(o Options) http.Handler {
 			}
 			rows = append(rows, rw)
 		}
+		var config *accounts.ReloadStatus
+		if o.Config != nil {
+			st := o.Config()
+			config = &st
+		}
 		var buf bytes.Buffer
 		err := page.Execute(&buf, map[string]any{
 			"Options": o,
 			"Rows":    rows,
 			"Now":     time.Now(),
+			"Config":  config,
 		})
 		if err != nil {
 			o.Logger.Error("rendering the landing page", "err", err)

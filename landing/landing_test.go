@@ -26,6 +26,12 @@ const xss = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">
 // for two accounts: "ok" on a healthy fake API and "broken" on one that
 // answers every request with a 403 (not retried) whose body carries xss.
 func site(t *testing.T) *httptest.Server {
+	srv, _, _ := siteWithConfig(t)
+	return srv
+}
+
+// siteWithConfig is site, with the registry and its configuration file.
+func siteWithConfig(t *testing.T) (*httptest.Server, *accounts.Registry, string) {
 	t.Helper()
 	good := httptest.NewServer(fakeapi.New("good-key", fakeapi.Fleet(40, time.Now())))
 	t.Cleanup(good.Close)
@@ -63,6 +69,7 @@ func site(t *testing.T) *httptest.Server {
 		Links:    []Link{{"/metrics", "Metrics"}, {"/-/healthy", "Health"}, {"/-/ready", "Readiness"}},
 		Accounts: reg.Accounts,
 		Probes:   true,
+		Config:   reg.Status,
 	}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -74,7 +81,7 @@ func site(t *testing.T) *httptest.Server {
 		}
 		resp.Body.Close()
 	}
-	return srv
+	return srv, reg, path
 }
 
 type getter map[string]string
@@ -141,5 +148,24 @@ func TestSingleAccountPage(t *testing.T) {
 	}
 	if strings.Contains(body, "debug") {
 		t.Error("the single-account page links a debug output it does not have")
+	}
+}
+
+func TestPageShowsAFailedReload(t *testing.T) {
+	srv, reg, path := siteWithConfig(t)
+	if _, body := get(t, srv.URL+"/"); !strings.Contains(body, "Configuration file <code>"+path+"</code>") || strings.Contains(body, "failed; the configuration above still runs") {
+		t.Errorf("page after a good load:\n%s", body)
+	}
+	if err := os.WriteFile(path, []byte("accounts:\n  ok:\n    platform: us\n    api_key_env: GOOD\n    colour: <b>red</b>\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if reg.Reload() == nil {
+		t.Fatal("a bad file reloaded")
+	}
+	_, body := get(t, srv.URL+"/")
+	for _, want := range []string{"failed; the configuration above still runs", `line 5: account &#34;ok&#34;: colour: unknown field`, `data-account="broken"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page after a bad reload lacks %q:\n%s", want, body)
+		}
 	}
 }
