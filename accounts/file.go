@@ -115,7 +115,7 @@ func Parse(data []byte, dir string, d Defaults) ([]Settings, error) {
 		return nil, errors.New(strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: "), "\n", "; "))
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, errors.New("the file is empty; it needs accounts:")
+		return nil, errors.New("the file is empty; it needs an accounts: mapping")
 	}
 	root := resolve(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
@@ -202,7 +202,7 @@ func parseAccount(name string, key, v *yaml.Node, dir string, d Defaults) (Setti
 			var p string
 			if p, err = str(n); err == nil {
 				if _, ok := Platforms[p]; !ok {
-					err = fmt.Errorf("not a platform: us (%s) or ru (%s); for another address use url:", Platforms["us"], Platforms["ru"])
+					err = fmt.Errorf("not a platform: us (%s) or ru (%s); for another address use url", Platforms["us"], Platforms["ru"])
 				}
 				s.Platform = p
 			}

@@ -125,13 +125,11 @@ func TestAccountsEndToEnd(t *testing.T) {
 	pc := &promClient{base: "http://" + promAddr}
 
 	waitFor(t, 30*time.Second, "both accounts scraped through /probe", func() (bool, string) {
-		var got []string
 		for _, account := range []string{"acme-us", "acme-ru"} {
 			n, err := pc.scalar(fmt.Sprintf(`dasha_sip_phone_numbers{job=%q,instance=%q,exporter=%q}`, jobName, account, expAddr))
 			if err != nil || n != fleetSize {
 				return false, fmt.Sprintf("%s: dasha_sip_phone_numbers = %v (%v), want %d", account, n, err, fleetSize)
 			}
-			got = append(got, account)
 		}
 		for _, expr := range []string{
 			`up{job="dasha_exporter"}`,
