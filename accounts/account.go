@@ -154,6 +154,9 @@ func (a *Account) ServeDebug(w http.ResponseWriter, r *http.Request) {
 	b.Write(logs)
 	fmt.Fprintf(&b, "\nMetrics that would have been returned (HTTP %d):\n", rec.code())
 	b.Write(rec.body.Bytes())
+	if rec.dropped > 0 {
+		fmt.Fprintf(&b, "\n(cut here: %d more bytes; /probe?target=%s answers them all)\n", rec.dropped, url.QueryEscape(a.Settings.Name))
+	}
 	w.Write([]byte(a.redact(b.String())))
 }
 
@@ -222,11 +225,18 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return resp, nil
 }
 
-// bufferedResponse holds a handler's answer for the debug output.
+// maxDebugMetrics bounds the metrics a debug answer shows: a large fleet's
+// exposition is tens of megabytes, and a debug request must not cost that
+// much memory.
+const maxDebugMetrics = 4 << 20
+
+// bufferedResponse holds a handler's answer for the debug output, up to
+// maxDebugMetrics bytes.
 type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
+	header  http.Header
+	status  int
+	body    bytes.Buffer
+	dropped int
 }
 
 func (b *bufferedResponse) Header() http.Header { return b.header }
@@ -235,7 +245,12 @@ func (b *bufferedResponse) WriteHeader(code int) {
 		b.status = code
 	}
 }
-func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	keep := min(len(p), maxDebugMetrics-b.body.Len())
+	b.body.Write(p[:keep])
+	b.dropped += len(p) - keep
+	return len(p), nil
+}
 func (b *bufferedResponse) code() int {
 	if b.status == 0 {
 		return http.StatusOK

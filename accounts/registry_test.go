@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -475,5 +476,18 @@ func TestRemovedAccountFinishesProbesInFlight(t *testing.T) {
 	close(release)
 	if body := <-done; !strings.Contains(body, "dasha_up 1") || !strings.Contains(body, "dasha_sip_phone_numbers 5") {
 		t.Errorf("the probe in flight during the removal answered:\n%s", body)
+	}
+}
+
+func TestDebugOutputIsBounded(t *testing.T) {
+	b := &bufferedResponse{header: http.Header{}}
+	chunk := bytes.Repeat([]byte("x"), 1<<20)
+	for range 6 {
+		if n, err := b.Write(chunk); n != len(chunk) || err != nil {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+	}
+	if b.body.Len() != maxDebugMetrics || b.dropped != 6<<20-maxDebugMetrics {
+		t.Errorf("kept %d, dropped %d", b.body.Len(), b.dropped)
 	}
 }
