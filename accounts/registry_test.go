@@ -31,7 +31,7 @@ type platform struct {
 	keys []string
 }
 
-func newPlatform(t *testing.T, key string, numbers int) *platform {
+func newPlatform(t testing.TB, key string, numbers int) *platform {
 	t.Helper()
 	p := &platform{Server: fakeapi.New(key, fakeapi.Fleet(numbers, time.Now()))}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -54,7 +54,7 @@ func (p *platform) seenKeys() []string {
 
 // fixture is a registry on a configuration file in a temporary directory.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	path string
 	reg  *Registry
@@ -63,7 +63,7 @@ type fixture struct {
 	env  map[string]string
 }
 
-func newFixture(t *testing.T, cfg string, env map[string]string) *fixture {
+func newFixture(t testing.TB, cfg string, env map[string]string) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), prom: prometheus.NewRegistry(), env: env}
 	f.path = filepath.Join(f.dir, "dasha.yml")
@@ -115,7 +115,7 @@ func (f *fixture) probe(name string) map[string]float64 {
 
 // samples maps each unlabelled sample's name (and dasha_up etc.) to its
 // value, and counts the per-number series under "series".
-func samples(t *testing.T, body string) map[string]float64 {
+func samples(t testing.TB, body string) map[string]float64 {
 	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
