@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 )
 
@@ -152,5 +156,71 @@ func TestSIGHUPReloads(t *testing.T) {
 	}
 	if code, _ := probe("a"); code != http.StatusBadRequest {
 		t.Errorf("the removed account a still answers: %d", code)
+	}
+}
+
+// TestConfigModeMetrics checks what /metrics and /probe carry with a
+// configuration file: the exporter's own metrics with an account label on
+// /metrics, the listing's families only on /probe.
+func TestConfigModeMetrics(t *testing.T) {
+	api := httptest.NewServer(fakeapi.New("k", fakeapi.Fleet(3, time.Now())))
+	defer api.Close()
+	path := writeConfig(t, "accounts:\n  acme:\n    url: "+api.URL+"\n    api_key_env: K\n")
+	getenv := env(map[string]string{"K": "k"})
+	cfg, err := parseConfig([]string{"--config.file", path}, getenv, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	if _, err := serveAccounts(cfg, getenv, slog.New(slog.DiscardHandler), newRegistry(), mux); err != nil {
+		t.Fatal(err)
+	}
+	families := func(path string) map[string]*dto.MetricFamily {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		mfs, err := parser.TextToMetricFamilies(rec.Body)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return mfs
+	}
+	probe := families("/probe?target=acme")
+	own := families("/metrics")
+	for _, name := range []string{"dasha_up", "dasha_sip_phone_numbers", "dasha_scrape_duration_seconds", "dasha_last_success_timestamp_seconds", "dasha_sip_registration_healthy"} {
+		if probe[name] == nil {
+			t.Errorf("/probe lacks %s", name)
+		}
+		if own[name] != nil {
+			t.Errorf("/metrics carries %s, a probe's family", name)
+		}
+	}
+	labels := map[string][]string{
+		"dasha_api_requests_total":                                    {"account", "code"},
+		"dasha_api_request_duration_seconds":                          {"account"},
+		"dasha_exporter_config_last_reload_successful":                nil,
+		"dasha_exporter_config_last_reload_success_timestamp_seconds": nil,
+		"dasha_exporter_build_info":                                   {"branch", "goarch", "goos", "goversion", "revision", "tags", "version"},
+		"go_goroutines":                                               nil,
+	}
+	for name, want := range labels {
+		mf := own[name]
+		if mf == nil {
+			t.Errorf("/metrics lacks %s", name)
+			continue
+		}
+		if probe[name] != nil {
+			t.Errorf("/probe carries %s, one of the exporter's own metrics", name)
+		}
+		var got []string
+		for _, l := range mf.Metric[0].Label {
+			got = append(got, l.GetName())
+		}
+		if name != "dasha_exporter_build_info" && strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s has labels %v, want %v", name, got, want)
+		}
+		if name == "dasha_api_requests_total" && mf.Metric[0].Label[0].GetValue() != "acme" {
+			t.Errorf("%s account=%q, want acme", name, mf.Metric[0].Label[0].GetValue())
+		}
 	}
 }
