@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -99,9 +98,6 @@ func serveAccounts(cfg *config, getenv func(string) string, logger *slog.Logger,
 		config:   registry.Status,
 		logStart: func() {
 			for _, a := range registry.Accounts() {
-				if u, err := url.Parse(a.Settings.URL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
-					logger.Warn("account url is plain http: its API key travels unencrypted", "account", a.Settings.Name, "url", u.Redacted())
-				}
 				logger.Info("serving account", "account", a.Settings.Name, "api", a.Settings.Where(), "page_size", a.Settings.PageSize, "concurrency", a.Settings.Concurrency, "cache_ttl", a.Settings.CacheTTL)
 			}
 		},

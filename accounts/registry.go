@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -167,6 +169,9 @@ func (r *Registry) reload() error {
 			// Served as dasha_up 0 with the reason; the others go on.
 			r.log.Warn("account has no usable API key yet", "account", s.Name, "err", problem)
 		}
+		if u, err := url.Parse(s.URL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			r.log.Warn("account url is plain http: its API key travels unencrypted", "account", s.Name, "url", u.Redacted())
+		}
 		next.byName[s.Name] = a
 		next.list = append(next.list, a)
 		built = append(built, s.Name)
@@ -239,6 +244,15 @@ func keySource(s *Settings, getenv func(string) string) (keys client.KeySource, 
 	f := &lazyKeyFile{path: s.KeyFile}
 	_, err := f.Key()
 	return f, err
+}
+
+// isLoopback reports whether host is this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // brokenKey always fails with the reason there is no key.
