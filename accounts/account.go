@@ -32,6 +32,7 @@ type Account struct {
 	logs     *logHub
 	status   *recorder
 	log      *slog.Logger
+	http     *http.Client // nil: the client's default (flag mode)
 }
 
 // newAccount builds an account. m counts its API requests. Without ownHTTP
@@ -80,7 +81,7 @@ func newAccount(s Settings, keys client.KeySource, m *client.Metrics, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	a := &Account{Settings: s, keys: keys, logs: hub, log: log}
+	a := &Account{Settings: s, keys: keys, logs: hub, log: log, http: hc}
 	a.status = &recorder{next: client.NewShared(c, s.CacheTTL), opts: s.Collector, log: log.With("component", "accounts"), redact: a.redact}
 	a.exporter, err = collector.New(a.status, s.Collector, log.With("component", "collector"))
 	if err != nil {
@@ -108,6 +109,14 @@ func (a *Account) Handler(g prometheus.Gatherer) http.Handler {
 		TimeoutOffset: a.Settings.TimeoutOffset,
 		Logger:        a.log.With("component", "handler"),
 	})
+}
+
+// closeIdle closes the idle API connections of an account that was
+// replaced or removed; requests in flight keep theirs.
+func (a *Account) closeIdle() {
+	if a.http != nil {
+		a.http.CloseIdleConnections()
+	}
 }
 
 // Status is the last listing, for the landing page.

@@ -179,6 +179,9 @@ func (r *Registry) reload() error {
 	var removed []string
 	if old != nil {
 		for _, a := range old.list {
+			if next.byName[a.Settings.Name] != a {
+				defer a.closeIdle() // once the new set is in place
+			}
 			if next.byName[a.Settings.Name] == nil {
 				removed = append(removed, a.Settings.Name)
 				// A changed account keeps counting in its series; a
