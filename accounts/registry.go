@@ -177,10 +177,11 @@ func (r *Registry) reload() error {
 		built = append(built, s.Name)
 	}
 	var removed []string
+	var replaced []*Account
 	if old != nil {
 		for _, a := range old.list {
 			if next.byName[a.Settings.Name] != a {
-				defer a.closeIdle() // once the new set is in place
+				replaced = append(replaced, a)
 			}
 			if next.byName[a.Settings.Name] == nil {
 				removed = append(removed, a.Settings.Name)
@@ -191,6 +192,9 @@ func (r *Registry) reload() error {
 		}
 	}
 	r.current.Store(next)
+	for _, a := range replaced {
+		a.closeIdle()
+	}
 	r.log.Info("loaded the configuration file", "file", r.path, "accounts", len(next.list), "new_or_changed", built, "unchanged", kept, "removed", removed)
 	return nil
 }
