@@ -176,7 +176,6 @@ type Status struct {
 	Err       string        // "" when complete
 	Numbers   int
 	Unhealthy int
-	Cached    bool // reused from cache_ttl
 }
 
 // recorder keeps the last listing's outcome on its way to the collector.
@@ -198,11 +197,13 @@ func (r *recorder) List(ctx context.Context) (*client.Listing, error) {
 	if err != nil {
 		st.Err = r.redact(err.Error())
 	} else {
-		st.Numbers, st.Unhealthy = len(l.Numbers), r.opts.CountUnhealthy(l.Numbers)
-		st.Cached = !l.Time.IsZero() && l.Time.Before(start)
-		if st.Cached {
-			r.log.Debug("reused a complete listing (cache_ttl)", "taken", l.Time.UTC().Format(time.RFC3339Nano), "numbers", st.Numbers)
+		if !l.Time.IsZero() && l.Time.Before(start) {
+			// Reused from cache_ttl: the status already shows the
+			// listing, from when it was taken.
+			r.log.Debug("reused a complete listing (cache_ttl)", "taken", l.Time.UTC().Format(time.RFC3339Nano), "numbers", len(l.Numbers))
+			return l, nil
 		}
+		st.Numbers, st.Unhealthy = len(l.Numbers), r.opts.CountUnhealthy(l.Numbers)
 	}
 	r.mu.Lock()
 	r.last = st
