@@ -66,7 +66,7 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 fuzz:
-	@for pkg in ./client ./collector; do \
+	@for pkg in ./client ./collector ./accounts; do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo ">> $$pkg $$target for $(FUZZTIME)"; \
 			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
