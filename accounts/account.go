@@ -102,6 +102,9 @@ func NewSingle(s Settings, keys client.KeySource, m *client.Metrics, logger *slo
 // gathering g after the listing (nil: the listing's families only, as a
 // probe answers).
 func (a *Account) Handler(g prometheus.Gatherer) http.Handler {
+	if g == nil {
+		g = prometheus.Gatherers{} // gathers nothing
+	}
 	return collector.NewHandler(collector.HandlerOpts{
 		Exporter:      a.exporter,
 		Gatherer:      g,
