@@ -32,6 +32,11 @@ var Platforms = map[string]string{
 // MaxConcurrency bounds an account's concurrency, as --dasha.concurrency.
 const MaxConcurrency = 64
 
+// maxTimeout is the longest listing deadline an account may set: the cap
+// every listing runs under (client.MaxListingTime in the client's
+// robustness work; the two must stay equal).
+const maxTimeout = 2 * time.Minute
+
 // maxNameLen keeps account names fit for a label value and a URL.
 const maxNameLen = 128
 
@@ -251,8 +256,8 @@ func parseAccount(name string, key, v *yaml.Node, dir string, d Defaults) (Setti
 				err = fmt.Errorf("%v must not be negative", s.CacheTTL)
 			}
 		case "timeout":
-			if s.Timeout, err = duration(n); err == nil && s.Timeout <= 0 {
-				err = fmt.Errorf("%v must be positive", s.Timeout)
+			if s.Timeout, err = duration(n); err == nil && (s.Timeout <= 0 || s.Timeout > maxTimeout) {
+				err = fmt.Errorf("%v is out of range: more than 0, at most %v (the longest a listing may take)", s.Timeout, maxTimeout)
 			}
 		case "timeout_offset":
 			if s.TimeoutOffset, err = duration(n); err == nil && s.TimeoutOffset < 0 {
