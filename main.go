@@ -54,11 +54,11 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 
 	reg := newRegistry()
 	mux := http.NewServeMux()
-	var serve *served
+	var mode *served
 	if cfg.configFile != "" {
-		serve, err = serveAccounts(cfg, getenv, logger, reg, mux)
+		mode, err = serveAccounts(cfg, getenv, logger, reg, mux)
 	} else {
-		serve, err = serveFlags(ctx, cfg, logger, reg, mux)
+		mode, err = serveFlags(ctx, cfg, logger, reg, mux)
 	}
 	if err != nil {
 		return err
@@ -67,7 +67,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		fmt.Fprintln(w, "Healthy.")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if err := serve.ready(); err != nil {
+		if err := mode.ready(); err != nil {
 			http.Error(w, "Not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -82,15 +82,15 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
 		},
-		Accounts:    serve.accounts,
+		Accounts:    mode.accounts,
 		Probes:      cfg.configFile != "",
 		MetricsPath: cfg.telemetryPath,
-		Config:      serve.config,
+		Config:      mode.config,
 		Logger:      logger.With("component", "landing"),
 	}))
 
 	logger.Info("starting dasha_exporter", "version", version.Info(), "build_context", version.BuildContext())
-	serve.logStart()
+	mode.logStart()
 
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
 	drained := make(chan struct{})
