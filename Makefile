@@ -34,7 +34,7 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
 # Outside programs the tests drive, and the Debian packages that ship them.
-TOOLS := promtool prometheus prometheus-alertmanager amtool
+TOOLS := promtool prometheus prometheus-alertmanager amtool chromium
 
 .PHONY: all build demo demo-stack test lint tools bench fuzz clean
 
@@ -56,11 +56,11 @@ tools:
 	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo ">> installing prometheus and prometheus-alertmanager (missing:$$missing)"; \
+			echo ">> installing prometheus, prometheus-alertmanager and chromium (missing:$$missing)"; \
 			export DEBIAN_FRONTEND=noninteractive; \
-			apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+			apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager chromium >/dev/null; \
 		else \
-			echo "missing:$$missing — install the Debian packages prometheus and prometheus-alertmanager (apt-get install prometheus prometheus-alertmanager)" >&2; \
+			echo "missing:$$missing — install the Debian packages prometheus, prometheus-alertmanager and chromium (apt-get install prometheus prometheus-alertmanager chromium)" >&2; \
 			exit 1; \
 		fi; \
 	fi; \
@@ -82,7 +82,7 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 fuzz:
-	@for pkg in ./client ./collector; do \
+	@for pkg in ./client ./collector ./accounts; do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo ">> $$pkg $$target for $(FUZZTIME)"; \
 			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \

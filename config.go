@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,10 @@ type config struct {
 	logLevel      string
 	logFormat     string
 	web           *web.FlagConfig
+
+	configFile  string   // --config.file: several accounts (see accounts/)
+	configCheck bool     // --config.check: validate the file and exit
+	warnings    []string // flags that do not apply with --config.file
 }
 
 // wholeNumber is an int flag that takes only whole numbers: kingpin's own
@@ -52,6 +57,9 @@ func (n *wholeNumber) Set(s string) error {
 }
 
 func (n *wholeNumber) String() string { return strconv.Itoa(int(*n)) }
+
+// defaultURL is the international platform's API.
+const defaultURL = "https://blackbox.dasha.ai"
 
 // maxConcurrency keeps --dasha.concurrency from flooding the API.
 const maxConcurrency = 64
@@ -105,7 +113,7 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Version(version.Print("dasha_exporter"))
 	app.HelpFlag.Short('h')
 
-	rawURL := app.Flag("dasha.url", "Dasha BlackBox API base URL.").Envar("DASHA_URL").Default("https://blackbox.dasha.ai").String()
+	rawURL := app.Flag("dasha.url", "Dasha BlackBox API base URL.").Envar("DASHA_URL").Default(defaultURL).String()
 	app.Flag("dasha.api-key-file", "File holding the API key; read again when it changes. Or set DASHA_API_KEY.").Envar("DASHA_API_KEY_FILE").StringVar(&c.apiKeyFile)
 	app.Flag("dasha.timeout", "Listing deadline when a scrape carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").DurationVar(&c.timeout)
 	app.Flag("dasha.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.").Default("0.5s").DurationVar(&c.timeoutOffset)
@@ -122,6 +130,8 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.telemetryPath)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&c.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&c.logFormat, "logfmt", "json")
+	app.Flag("config.file", "YAML file of named accounts, each on /probe?target=<account>; the --dasha.* tuning flags become their defaults. See README.").Envar("DASHA_CONFIG_FILE").StringVar(&c.configFile)
+	app.Flag("config.check", "Validate --config.file and exit: 0 if it is good, 1 with the error otherwise.").BoolVar(&c.configCheck)
 	c.web = kingpinflag.AddFlags(app, ":9612")
 	app.GetFlag("dasha.api-key-file").PlaceHolder("FILE") // not DASHA.API-KEY-FILE in --help
 	return app, rawURL
@@ -161,7 +171,7 @@ func (c *config) validate(rawURL, envKey string) error {
 		return errors.New("--dasha.unlinked-only and --dasha.linked-agent-id contradict each other; use one")
 	case c.telemetryPath == "" || c.telemetryPath[0] != '/':
 		return fmt.Errorf("--web.telemetry-path %q must start with /", c.telemetryPath)
-	case c.telemetryPath == "/" || c.telemetryPath == "/-/healthy" || c.telemetryPath == "/-/ready":
+	case c.telemetryPath == "/" || c.telemetryPath == "/-/healthy" || c.telemetryPath == "/-/ready" || c.telemetryPath == "/probe" || c.telemetryPath == "/-/reload":
 		return fmt.Errorf("--web.telemetry-path %q would hide the landing page or a health endpoint", c.telemetryPath)
 	}
 	if err := c.collector.Validate(); err != nil {
@@ -171,6 +181,9 @@ func (c *config) validate(rawURL, envKey string) error {
 		if err := web.Validate(f); err != nil {
 			return fmt.Errorf("--web.config.file %s: %w", f, err)
 		}
+	}
+	if c.configFile != "" || c.configCheck {
+		return c.validateConfigFile(rawURL, envKey)
 	}
 	if c.demo {
 		return nil
@@ -187,5 +200,41 @@ func (c *config) validate(rawURL, envKey string) error {
 	case c.apiKeyFile == "":
 		return errors.New("no API key: set DASHA_API_KEY or --dasha.api-key-file (or run with --demo)")
 	}
+	return nil
+}
+
+// validateConfigFile checks the flags that go with --config.file and notes
+// those that do not apply to its accounts.
+func (c *config) validateConfigFile(rawURL, envKey string) error {
+	switch {
+	case c.configFile == "":
+		return errors.New("--config.check needs --config.file (or DASHA_CONFIG_FILE)")
+	case c.demo:
+		return errors.New("--demo and --config.file exclude each other: the demo serves one simulated account from the flags")
+	}
+	ignored := func(what string) {
+		c.warnings = append(c.warnings, what+" is set but does not apply with --config.file: each account names its own platform or url and key source")
+	}
+	if rawURL != defaultURL {
+		ignored("--dasha.url (DASHA_URL)")
+	}
+	if c.apiKeyFile != "" {
+		ignored("--dasha.api-key-file (DASHA_API_KEY_FILE)")
+	}
+	if envKey != "" {
+		ignored("DASHA_API_KEY")
+	}
+	for flag, set := range map[string]bool{
+		"--dasha.phone-number":    c.filters.PhoneNumber != "",
+		"--dasha.provider-id":     c.filters.ProviderID != "",
+		"--dasha.linked-agent-id": c.filters.LinkedAgentID != "",
+		"--dasha.unlinked-only":   c.filters.UnlinkedOnly,
+	} {
+		if set {
+			c.warnings = append(c.warnings, flag+" is set but does not apply with --config.file: filters are set per account (phone_number, provider_id, linked_agent_id, unlinked_only)")
+		}
+	}
+	sort.Strings(c.warnings)
+	c.apiKeyFile, c.apiKey, c.filters = "", "", client.Filters{}
 	return nil
 }

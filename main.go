@@ -26,8 +26,8 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
-	"github.com/dasha-exporter/dasha_exporter/collector"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
+	"github.com/dasha-exporter/dasha_exporter/landing"
 )
 
 func main() {
@@ -44,82 +44,53 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.configCheck {
+		return checkConfigFile(cfg, getenv, stderr)
+	}
 	logger := newLogger(cfg, stderr)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	reg := newRegistry()
-
-	keys, err := keySource(cfg)
-	if err != nil {
-		return err
-	}
-	if cfg.demo {
-		u, err := startDemo(ctx, logger)
-		if err != nil {
-			return err
-		}
-		cfg.url = u
-	}
-	api, err := client.New(client.Config{
-		BaseURL:     cfg.url,
-		Key:         keys,
-		PageSize:    cfg.pageSize,
-		Concurrency: cfg.concurrency,
-		Filters:     cfg.filters,
-		Metrics:     client.NewMetrics(reg),
-		Logger:      logger.With("component", "client"),
-		UserAgent:   userAgent(),
-	})
-	if err != nil {
-		return err
-	}
-	exporter, err := collector.New(client.NewShared(api, cfg.cacheTTL).WithLogger(logger.With("component", "client")), cfg.collector, logger.With("component", "collector"))
-	if err != nil {
-		return err
-	}
-
 	mux := http.NewServeMux()
-	mux.Handle(cfg.telemetryPath, collector.NewHandler(collector.HandlerOpts{
-		Exporter:      exporter,
-		Gatherer:      reg,
-		Timeout:       cfg.timeout,
-		TimeoutOffset: cfg.timeoutOffset,
-		Logger:        logger.With("component", "handler"),
-	}))
+	var mode *served
+	if cfg.configFile != "" {
+		mode, err = serveAccounts(cfg, getenv, logger, reg, mux)
+	} else {
+		mode, err = serveFlags(ctx, cfg, logger, reg, mux)
+	}
+	if err != nil {
+		return err
+	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy.")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		// Ready while a key can be had: a deleted or emptied key file
-		// makes every scrape fail.
-		if _, err := keys.Key(); err != nil {
+		if err := mode.ready(); err != nil {
 			http.Error(w, "Not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "Ready.")
 	})
-	landing, err := web.NewLandingPage(web.LandingConfig{
+	mux.Handle("/", landing.New(landing.Options{
 		Name:        "Dasha exporter",
 		Description: "Prometheus exporter for the SIP registrations of Dasha BlackBox phone numbers",
 		Version:     version.Info(),
-		Links: []web.LandingLinks{
+		Links: []landing.Link{
 			{Address: cfg.telemetryPath, Text: "Metrics"},
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
 		},
-	})
-	if err != nil {
-		return err
-	}
-	mux.Handle("/", landing)
+		Accounts:    mode.accounts,
+		Probes:      cfg.configFile != "",
+		MetricsPath: cfg.telemetryPath,
+		Config:      mode.config,
+		Logger:      logger.With("component", "landing"),
+	}))
 
 	logger.Info("starting dasha_exporter", "version", version.Info(), "build_context", version.BuildContext())
-	if cfg.url.Scheme == "http" && !cfg.demo && !isLoopback(cfg.url.Hostname()) {
-		logger.Warn("--dasha.url is plain http: the API key travels unencrypted", "url", cfg.url.Redacted())
-	}
-	logger.Info("listing SIP phone numbers", "url", cfg.url.Redacted(), "page_size", cfg.pageSize, "concurrency", cfg.concurrency, "cache_ttl", cfg.cacheTTL, "demo", cfg.demo)
+	mode.logStart()
 
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
 	context.AfterFunc(ctx, stop) // a second signal ends the process at once

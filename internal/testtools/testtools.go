@@ -1,5 +1,5 @@
 // Package testtools finds the outside programs (promtool, prometheus,
-// alertmanager) that some tests drive.
+// alertmanager, chromium) that some tests drive.
 //
 // A missing program fails the test when DASHA_REQUIRE_TOOLS or CI is set,
 // so CI can never pass by skipping; on a developer machine it skips with a
@@ -19,6 +19,7 @@ var debianPackage = map[string]string{
 	"prometheus-alertmanager": "prometheus-alertmanager",
 	"alertmanager":            "prometheus-alertmanager",
 	"amtool":                  "prometheus-alertmanager",
+	"chromium":                "chromium",
 }
 
 // Required reports whether missing tools must fail tests rather than skip them.
