@@ -447,6 +447,18 @@ func TestExampleInhibitions(t *testing.T) {
 	num := func(alertname, instance, id string) map[string]string {
 		return map[string]string{"alertname": alertname, "instance": instance, "id": id, "job": "dasha", "phone_number": "+1555" + id}
 	}
+	// Config-file mode: instance is the account, exporter the exporter.
+	probeAccount := func(alertname, account, exporter string) map[string]string {
+		return map[string]string{"alertname": alertname, "instance": account, "exporter": exporter, "job": "dasha"}
+	}
+	probeNum := func(alertname, account, exporter, id string) map[string]string {
+		l := probeAccount(alertname, account, exporter)
+		l["id"], l["phone_number"] = id, "+1555"+id
+		return l
+	}
+	exporterDown := func(exporter string) map[string]string {
+		return map[string]string{"alertname": "DashaExporterDown", "exporter": exporter, "job": "dasha"}
+	}
 	for _, c := range []struct {
 		name           string
 		source, target map[string]string
@@ -481,6 +493,32 @@ func TestExampleInhibitions(t *testing.T) {
 			map[string]string{"alertname": "DashaSIPRegistrationFleetDegraded", "instance": "exp:9612", "job": "dasha"}, num("DashaSIPRegistrationFailing", "exp:9612", "a"), false},
 		{"ExporterDown from absent() (no instance) mutes no per-number alert",
 			map[string]string{"alertname": "DashaExporterDown", "job": "dasha"}, num("DashaSIPRegistrationFailing", "exp:9612", "a"), false},
+		// Config-file mode: an exporter down for all its accounts is one
+		// DashaExporterDown with exporter and no instance.
+		{"config-file mode: an exporter down mutes the per-number alerts of each of its accounts",
+			exporterDown("e1:9612"), probeNum("DashaSIPRegistrationFailing", "acme-us", "e1:9612", "a"), true},
+		{"config-file mode: an exporter down mutes another account's per-number alerts through it",
+			exporterDown("e1:9612"), probeNum("DashaSIPRegistrationExpired", "acme-ru", "e1:9612", "b"), true},
+		{"config-file mode: an exporter down mutes its accounts' FleetDegraded",
+			exporterDown("e1:9612"), probeAccount("DashaSIPRegistrationFleetDegraded", "acme-us", "e1:9612"), true},
+		{"config-file mode: an exporter down mutes its accounts' APIScrapeFailing",
+			exporterDown("e1:9612"), probeAccount("DashaAPIScrapeFailing", "acme-us", "e1:9612"), true},
+		{"config-file mode: an exporter down mutes its accounts' PhoneNumbersVanished",
+			exporterDown("e1:9612"), probeAccount("DashaSIPPhoneNumbersVanished", "acme-us", "e1:9612"), true},
+		{"config-file mode: an exporter down does not mute the other replica's alerts of the same account",
+			exporterDown("e1:9612"), probeNum("DashaSIPRegistrationFailing", "acme-us", "e2:9612", "a"), false},
+		{"config-file mode: an exporter down does not mute the other replica's ExporterDown",
+			exporterDown("e1:9612"), exporterDown("e2:9612"), false},
+		{"config-file mode: an exporter down does not mute one account's ExporterDown through the other replica",
+			exporterDown("e1:9612"), probeAccount("DashaExporterDown", "lab", "e2:9612"), false},
+		{"an exporter down in config-file mode mutes nothing in flag mode",
+			exporterDown("e1:9612"), num("DashaSIPRegistrationFailing", "exp:9612", "a"), false},
+		{"config-file mode: one account's ExporterDown mutes that account's per-number alerts through that exporter",
+			probeAccount("DashaExporterDown", "lab", "e1:9612"), probeNum("DashaSIPRegistrationFailing", "lab", "e1:9612", "a"), true},
+		{"config-file mode: one account's ExporterDown does not mute the exporter's other accounts",
+			probeAccount("DashaExporterDown", "lab", "e1:9612"), probeNum("DashaSIPRegistrationFailing", "acme-us", "e1:9612", "a"), false},
+		{"config-file mode: APIScrapeFailing of one account does not mute the exporter's other accounts",
+			probeAccount("DashaAPIScrapeFailing", "acme-ru", "e1:9612"), probeNum("DashaSIPRegistrationFailing", "acme-us", "e1:9612", "a"), false},
 	} {
 		if got := inhibited(c.source, c.target); got != c.want {
 			t.Errorf("%s: %s inhibits %s = %v, want %v", c.name, c.source["alertname"], c.target["alertname"], got, c.want)

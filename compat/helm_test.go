@@ -310,7 +310,8 @@ func TestHelmTemplateMonitoring(t *testing.T) {
 func TestHelmTemplateJobName(t *testing.T) {
 	objs := render(t, filepath.Join(chartDir, "ci", "tcp-probes-demo-values.yaml"))
 	spec := string(ruleSpec(t, one(t, objs, "PrometheusRule").text))
-	if strings.Contains(spec, `job="dasha"`) || !strings.Contains(spec, `up{job="my-dasha"} == 0 or absent(up{job="my-dasha"})`) {
+	if strings.Contains(spec, `job="dasha"`) || !strings.Contains(spec, `up{job="my-dasha", exporter=""} == 0`) ||
+		!strings.Contains(spec, `max without (instance) (up{job="my-dasha", exporter!=""}) == 0`) || !strings.Contains(spec, `absent(up{job="my-dasha"})`) {
 		t.Errorf("jobName my-dasha not applied to the rules")
 	}
 	if r := str(one(t, objs, "ServiceMonitor").obj, "spec", "endpoints", 0, "relabelings", 0, "replacement"); r != "my-dasha" {

@@ -392,10 +392,33 @@ func checkExpr(t *testing.T, where, expr string, filtered bool) {
 			continue
 		}
 		if !strings.Contains(matchers, jobMatcher) || !strings.Contains(matchers, instMatcher) {
+			if exporterOwn[baseName(name)] && strings.Contains(expr, exporterJoin) &&
+				(name == "dasha_exporter_build_info" || strings.Contains(matchers, accountMatcher)) {
+				continue // config-file mode: the exporter's own /metrics (TestExporterMetricsBothModes)
+			}
 			t.Errorf("%s: selector %s%s lacks %s and %s", where, name, matchers, jobMatcher, instMatcher)
 		}
 	}
 }
+
+// exporterOwn are the metrics of the exporter's own /metrics. In flag mode
+// they are scraped with the listing, under the selected job and instance.
+// In config-file mode they are scraped as job dasha_exporter with instance
+// set to the exporter's address (the API counters with an account label),
+// while the selected job and instances are the probes: a panel reads them
+// `and on (instance, account)` (build info: `and on (instance)`) with
+// exporterJoin, the probes of the selected accounts relabelled to their
+// exporter and account, and the API counters with accountMatcher too.
+var exporterOwn = map[string]bool{
+	"dasha_api_requests_total":           true,
+	"dasha_api_request_duration_seconds": true,
+	"dasha_exporter_build_info":          true,
+}
+
+const (
+	exporterJoin   = `label_replace(label_replace(up{job=~"$job", instance=~"$instance", exporter!=""}, "account", "$1", "instance", "(.*)"), "instance", "$1", "exporter", "(.*)")`
+	accountMatcher = `account=~"$instance"`
+)
 
 // baseName strips a contract histogram's _bucket, _sum or _count suffix.
 func baseName(name string) string {
@@ -904,6 +927,144 @@ tests:
 	}
 	if out, err := exec.Command(promtool, "test", "rules", path).CombinedOutput(); err != nil {
 		t.Errorf("promtool test rules on %q: %v\n%s", "Soonest registration expiries", err, out)
+	}
+}
+
+// TestExporterMetricsBothModes runs the panels that read the exporter's own
+// metrics (API requests, API latency, version) through promtool on a
+// Prometheus holding both modes at once: a flag-mode exporter e0 under the
+// selected job; two replicas e1 and e2 probing acme-us (and e1 acme-ru) in
+// config-file mode, whose own metrics are job dasha_exporter with an account
+// label; and, not selected, an exporter e3 probing an account of the same
+// name under another job, and a flag-mode exporter of another job. Each
+// panel counts every selected series once and nothing else, with "All" and
+// with one account or one flag-mode instance selected.
+func TestExporterMetricsBothModes(t *testing.T) {
+	promtool := testtools.Find(t, "promtool")
+	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	var in strings.Builder
+	series := func(s, values string) {
+		fmt.Fprintf(&in, "      - series: %s\n        values: '%s'\n", quote(s), values)
+	}
+	// per is the requests per second; every request takes between 0.5s and
+	// 1.5s for the selected exporters, longer than 1.5s for e3.
+	own := func(labels string, code string, per int, slow bool) {
+		series(fmt.Sprintf(`dasha_api_requests_total{%s,code=%q}`, labels, code), fmt.Sprintf("0+%dx10", per*60))
+		if code != "200" {
+			return
+		}
+		fast := per * 60
+		if slow {
+			fast = 0
+		}
+		series(fmt.Sprintf(`dasha_api_request_duration_seconds_bucket{%s,le="0.5"}`, labels), "0x10")
+		series(fmt.Sprintf(`dasha_api_request_duration_seconds_bucket{%s,le="1.5"}`, labels), fmt.Sprintf("0+%dx10", fast))
+		series(fmt.Sprintf(`dasha_api_request_duration_seconds_bucket{%s,le="+Inf"}`, labels), fmt.Sprintf("0+%dx10", per*60))
+	}
+	// Flag mode: e0's /metrics carries everything, under job dasha.
+	series(`up{job="dasha",instance="e0:9612"}`, "1x10")
+	own(`job="dasha",instance="e0:9612"`, "200", 1, false)
+	series(`dasha_exporter_build_info{job="dasha",instance="e0:9612",version="0.1.0",revision="a"}`, "1x10")
+	// Config-file mode: probes under job dasha, the exporters' own metrics
+	// under job dasha_exporter.
+	for _, probe := range [][2]string{{"acme-us", "e1:9612"}, {"acme-ru", "e1:9612"}, {"acme-us", "e2:9612"}} {
+		series(fmt.Sprintf(`up{job="dasha",instance=%q,exporter=%q}`, probe[0], probe[1]), "1x10")
+	}
+	for _, e := range []string{"e1:9612", "e2:9612"} {
+		series(fmt.Sprintf(`up{job="dasha_exporter",instance=%q}`, e), "1x10")
+		series(fmt.Sprintf(`dasha_exporter_build_info{job="dasha_exporter",instance=%q,version="0.2.0",revision="b"}`, e), "1x10")
+	}
+	own(`job="dasha_exporter",instance="e1:9612",account="acme-us"`, "200", 2, false)
+	own(`job="dasha_exporter",instance="e1:9612",account="acme-ru"`, "200", 4, false)
+	own(`job="dasha_exporter",instance="e1:9612",account="acme-ru"`, "429", 1, false)
+	own(`job="dasha_exporter",instance="e2:9612",account="acme-us"`, "200", 8, false)
+	// Not selected: e3 probes an acme-us of another job; e9 is a flag-mode
+	// exporter of another job.
+	series(`up{job="dasha-lab",instance="acme-us",exporter="e3:9612"}`, "1x10")
+	series(`up{job="dasha_exporter",instance="e3:9612"}`, "1x10")
+	series(`dasha_exporter_build_info{job="dasha_exporter",instance="e3:9612",version="9.9.9",revision="z"}`, "1x10")
+	own(`job="dasha_exporter",instance="e3:9612",account="acme-us"`, "200", 100, true)
+	series(`up{job="other",instance="e9:9612"}`, "1x10")
+	series(`dasha_exporter_build_info{job="other",instance="e9:9612",version="9.9.9",revision="z"}`, "1x10")
+	own(`job="other",instance="e9:9612"`, "200", 100, true)
+
+	build := func(instances ...string) []string {
+		var out []string
+		for _, i := range instances {
+			if i == "e0:9612" {
+				out = append(out, `{__name__="dasha_exporter_build_info",job="dasha",instance="e0:9612",version="0.1.0",revision="a"}`)
+			} else {
+				out = append(out, fmt.Sprintf(`{__name__="dasha_exporter_build_info",job="dasha_exporter",instance=%q,version="0.2.0",revision="b"}`, i))
+			}
+		}
+		return out
+	}
+	type want struct {
+		title string
+		refID string
+		// samples: labels -> value
+		samples map[string]string
+	}
+	cases := []struct {
+		instance string
+		wants    []want
+	}{
+		{".*", []want{
+			{"API requests by status", "A", map[string]string{`{code="200"}`: "15", `{code="429"}`: "1"}},
+			{"API request latency", "A", map[string]string{`{}`: "1"}},
+			{"Exporter version", "A", nil},
+		}},
+		{"acme-us", []want{
+			{"API requests by status", "A", map[string]string{`{code="200"}`: "10"}},
+			{"API request latency", "A", map[string]string{`{}`: "1"}},
+			{"Exporter version", "A", nil},
+		}},
+		{"e0:9612", []want{
+			{"API requests by status", "A", map[string]string{`{code="200"}`: "1"}},
+			{"API request latency", "A", map[string]string{`{}`: "1"}},
+			{"Exporter version", "A", nil},
+		}},
+	}
+	versions := map[string][]string{
+		".*":      build("e0:9612", "e1:9612", "e2:9612"),
+		"acme-us": build("e1:9612", "e2:9612"),
+		"e0:9612": build("e0:9612"),
+	}
+	var file strings.Builder
+	file.WriteString("# generated by TestExporterMetricsBothModes\nrule_files: []\nevaluation_interval: 1m\ntests:\n")
+	for _, c := range cases {
+		fmt.Fprintf(&file, "  - name: %s\n    interval: 1m\n    input_series:\n%s    promql_expr_test:\n", quote("instance="+c.instance), in.String())
+		// $__rate_interval of 150s keeps the window's start off the
+		// samples (Prometheus 2 and 3 differ there).
+		expand := strings.NewReplacer("$job", "dasha", "$instance", c.instance, "$__rate_interval", "150s").Replace
+		for _, w := range c.wants {
+			var expr string
+			for _, tg := range panelByTitle(t, w.title).Targets {
+				if tg.RefID == w.refID {
+					expr = tg.Expr
+				}
+			}
+			if expr == "" {
+				t.Fatalf("%q has no refId %s", w.title, w.refID)
+			}
+			fmt.Fprintf(&file, "      - expr: %s\n        eval_time: 5m\n        exp_samples:\n", quote(expand(expr)))
+			if w.title == "Exporter version" {
+				for _, l := range versions[c.instance] {
+					fmt.Fprintf(&file, "          - labels: %s\n            value: 1\n", quote(l))
+				}
+				continue
+			}
+			for l, v := range w.samples {
+				fmt.Fprintf(&file, "          - labels: %s\n            value: %s\n", quote(l), v)
+			}
+		}
+	}
+	path := filepath.Join(t.TempDir(), "exporter_metrics_test.yml")
+	if err := os.WriteFile(path, []byte(file.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "test", "rules", path).CombinedOutput(); err != nil {
+		t.Errorf("promtool test rules on the panels of the exporter's own metrics: %v\n%s", err, out)
 	}
 }
 

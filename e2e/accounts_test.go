@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,6 +150,37 @@ func TestAccountsEndToEnd(t *testing.T) {
 		t.Errorf("probes carry the exporter's own metrics: %v %v", v, err)
 	}
 
+	// Both probes are up: DashaExporterDown's expression holds nothing,
+	// neither per account nor per exporter.
+	t.Run("ExporterDownQuiet", func(t *testing.T) {
+		expr := alertExpr(t, filepath.Join(root, "alerts", "dasha_exporter.rules.yml"), "DashaExporterDown")
+		if r, err := pc.instant(expr); err != nil || !r.empty() {
+			t.Errorf("DashaExporterDown's expression with both probes up: %+v (%v)\nexpr: %s", r.Samples, err, expr)
+		}
+	})
+
+	// The dashboard's panels of the exporter's own metrics find them under
+	// job dasha_exporter, for all accounts and for one.
+	t.Run("DashboardExporterPanels", func(t *testing.T) {
+		exprs := panelExprs(t, filepath.Join(root, "dashboards", "dasha-sip-registrations.json"),
+			"API requests by status", "API request latency", "Exporter version")
+		for _, instance := range []string{".*", "acme-ru"} {
+			for title, expr := range exprs {
+				expr = strings.NewReplacer("$job", jobName, "$instance", instance, "$__rate_interval", "1m").Replace(expr)
+				waitFor(t, 15*time.Second, fmt.Sprintf("%q with instance=~%q to have data", title, instance), func() (bool, string) {
+					r, err := pc.instant(expr)
+					if err != nil || r.empty() {
+						return false, fmt.Sprintf("%v (%v)", r.Samples, err)
+					}
+					if title == "Exporter version" && (len(r.Samples) != 1 || r.Samples[0].Metric["instance"] != expAddr) {
+						return false, fmt.Sprintf("%v, want this exporter's build info once", r.Samples)
+					}
+					return true, ""
+				})
+			}
+		}
+	})
+
 	// One number fails on the RU platform only.
 	failedAt := time.Now()
 	if !ru.Update(targetID, func(n *fakeapi.Number) {
@@ -237,6 +269,67 @@ func TestAccountsEndToEnd(t *testing.T) {
 		}
 	})
 	t.Logf("accounts end-to-end test took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// alertExpr returns the expression of the alert named in a rule file.
+func alertExpr(t *testing.T, path, alert string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range doc.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == alert {
+				return r.Expr
+			}
+		}
+	}
+	t.Fatalf("%s: no alert %s", path, alert)
+	return ""
+}
+
+// panelExprs returns the first query of each titled panel of a dashboard.
+func panelExprs(t *testing.T, path string, titles ...string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]string{}
+	var walk func([]panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			if len(p.Targets) > 0 {
+				found[p.Title] = p.Targets[0].Expr
+			}
+			walk(p.Panels)
+		}
+	}
+	walk(d.Panels)
+	out := map[string]string{}
+	for _, title := range titles {
+		if found[title] == "" {
+			t.Fatalf("%s: no panel %q", path, title)
+		}
+		out[title] = found[title]
+	}
+	return out
 }
 
 // examplePromConfig is alerts/examples/prometheus.yml for this test: its

@@ -1093,8 +1093,10 @@ var dashboardVars = map[string]string{
 }
 
 // varRE finds Grafana variable references: ${name}, ${name:format},
-// [[name]], [[name:format]] and $name.
-var varRE = regexp.MustCompile(`\$\{(\w+)(?::(\w+))?\}|\[\[(\w+)(?::(\w+))?\]\]|\$(\w+)`)
+// [[name]], [[name:format]] and $name. "$1" in a label_replace is the
+// regular expression's group, not a variable: Grafana, knowing no variable
+// of that name, leaves it as it is, and so does this.
+var varRE = regexp.MustCompile(`\$\{(\w+)(?::(\w+))?\}|\[\[(\w+)(?::(\w+))?\]\]|\$([A-Za-z_]\w*)`)
 
 // expand substitutes the dashboard variables in expr. Every format gives the
 // raw value: the values here need no escaping, and "All" must stay ".*".
