@@ -36,7 +36,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
-	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
 
 const (
@@ -199,22 +198,9 @@ func TestShortenFor(t *testing.T) {
 }
 
 func TestEndToEnd(t *testing.T) {
-	if testing.Short() && !testtools.Required() { // CI never skips it
-		t.Skip("end-to-end test skipped in -short mode")
-	}
-	promBin := testtools.Find(t, "prometheus")
-	promtool := testtools.Find(t, "promtool")
-	amBin := testtools.Find(t, "prometheus-alertmanager", "alertmanager")
-
+	st := newStack(t, true)
 	start := time.Now()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("module root %s has no go.mod: %v", root, err)
-	}
-	tmp := t.TempDir()
+	root, tmp, promtool := st.root, st.dir, st.promtool
 
 	// The fake Dasha API and the webhook receiver run in this process.
 	fake := fakeapi.New(apiKey, fleet(time.Now()))
@@ -243,11 +229,7 @@ func TestEndToEnd(t *testing.T) {
 	waitReady(t, exporter, "http://"+expAddr+"/-/ready", 20*time.Second)
 
 	// 4. Alertmanager, sending everything to the webhook.
-	amAddr := freeAddr(t)
-	amDir := filepath.Join(tmp, "alertmanager")
-	mustMkdir(t, amDir)
-	amConfig := filepath.Join(amDir, "alertmanager.yml")
-	writeFile(t, amConfig, fmt.Sprintf(`route:
+	amAddr := st.startAlertmanager(t, fmt.Sprintf(`route:
   receiver: e2e
   group_by: ['alertname', 'id']
   group_wait: 1s
@@ -258,45 +240,11 @@ receivers:
     webhook_configs:
       - url: %q
         send_resolved: true
-`, hookSrv.URL+"/hook"))
-	am := startProc(t, "alertmanager", tmp, nil, amBin,
-		"--config.file="+amConfig,
-		"--storage.path="+filepath.Join(amDir, "data"),
-		"--web.listen-address="+amAddr,
-		"--cluster.listen-address=", // no gossip
-		"--log.level=debug")
-	waitReady(t, am, "http://"+amAddr+"/-/ready", 20*time.Second)
+`, hookSrv.URL+"/hook"), "--log.level=debug")
 
 	// 3. Prometheus, with a copy of the rules whose for: are shortened.
-	promDir := filepath.Join(tmp, "prometheus")
-	ruleDir := filepath.Join(promDir, "rules")
-	mustMkdir(t, ruleDir)
-	copyRules(t, filepath.Join(root, "alerts"), ruleDir)
-	checkRules(t, promtool, ruleDir)
-	promAddr := freeAddr(t)
-	promConfig := filepath.Join(promDir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-  - %q
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: [%q]
-scrape_configs:
-  - job_name: %s
-    static_configs:
-      - targets: [%q]
-`, filepath.Join(ruleDir, "*.yml"), amAddr, jobName, expAddr))
-	prom := startProc(t, "prometheus", tmp, nil, promBin,
-		"--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(promDir, "data"),
-		"--web.listen-address="+promAddr)
-	waitReady(t, prom, "http://"+promAddr+"/-/ready", 30*time.Second)
+	pc := st.startPrometheus(t, promSetup{interval: "1s", alertmanager: amAddr, scrapeConfigs: scrapeOne(jobName, expAddr)})
 	t.Logf("exporter, Alertmanager and Prometheus ready after %v", time.Since(start).Round(time.Millisecond))
-	pc := &promClient{base: "http://" + promAddr}
 
 	// Wait until the whole fleet is scraped healthy and the recording rules
 	// have seen it.

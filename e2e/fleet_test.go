@@ -49,7 +49,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
-	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
 
 // maxPanelSeries is the most series a panel drawn over time may return.
@@ -227,13 +226,7 @@ func exampleAlertmanagerConfig(t *testing.T, root, sinkURL string) string {
 }
 
 func TestFleetPaging(t *testing.T) {
-	if testing.Short() && !testtools.Required() {
-		t.Skip("end-to-end test skipped in -short mode")
-	}
-	promBin := testtools.Find(t, "prometheus")
-	promtool := testtools.Find(t, "promtool")
-	amBin := testtools.Find(t, "prometheus-alertmanager", "alertmanager")
-
+	st := newStack(t, true)
 	size := fleetEnv(t, "DASHA_FLEET_NUMBERS", 2000)
 	failEvery := fleetEnv(t, "DASHA_FLEET_FAIL_EVERY", 50)
 	const newNumbers = 3
@@ -242,11 +235,7 @@ func TestFleetPaging(t *testing.T) {
 	}
 
 	start := time.Now()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
+	root, tmp := st.root, st.dir
 
 	// Phase 0: the fleet healthy, but for a few numbers created minutes ago.
 	healthy := fakeapi.ProviderFleet(size, 0, newNumbers, start)
@@ -265,49 +254,11 @@ func TestFleetPaging(t *testing.T) {
 		exporterBin, "--web.listen-address="+expAddr, "--dasha.timeout-offset=100ms")
 	waitReady(t, exporter, "http://"+expAddr+"/-/ready", 20*time.Second)
 
-	amAddr := freeAddr(t)
-	amDir := filepath.Join(tmp, "alertmanager")
-	mustMkdir(t, amDir)
-	amConfig := filepath.Join(amDir, "alertmanager.yml")
-	writeFile(t, amConfig, exampleAlertmanagerConfig(t, root, sinkSrv.URL))
-	am := startProc(t, "alertmanager", tmp, nil, amBin,
-		"--config.file="+amConfig,
-		"--storage.path="+filepath.Join(amDir, "data"),
-		"--web.listen-address="+amAddr,
-		"--cluster.listen-address=")
-	waitReady(t, am, "http://"+amAddr+"/-/ready", 20*time.Second)
-
-	promDir := filepath.Join(tmp, "prometheus")
-	ruleDir := filepath.Join(promDir, "rules")
-	mustMkdir(t, ruleDir)
-	copyRules(t, filepath.Join(root, "alerts"), ruleDir)
-	checkRules(t, promtool, ruleDir)
-	promAddr := freeAddr(t)
-	promConfig := filepath.Join(promDir, "prometheus.yml")
+	amAddr := st.startAlertmanager(t, exampleAlertmanagerConfig(t, root, sinkSrv.URL))
 	// Listing a few thousand numbers and evaluating hundreds of alerts (each
 	// with a few template queries) every second would starve a small
 	// machine: two seconds for both.
-	writeFile(t, promConfig, fmt.Sprintf(`global:
-  scrape_interval: 2s
-  scrape_timeout: 2s
-  evaluation_interval: 2s
-rule_files:
-  - %q
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: [%q]
-scrape_configs:
-  - job_name: %s
-    static_configs:
-      - targets: [%q]
-`, filepath.Join(ruleDir, "*.yml"), amAddr, jobName, expAddr))
-	prom := startProc(t, "prometheus", tmp, nil, promBin,
-		"--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(promDir, "data"),
-		"--web.listen-address="+promAddr)
-	waitReady(t, prom, "http://"+promAddr+"/-/ready", 30*time.Second)
-	pc := &promClient{base: "http://" + promAddr}
+	pc := st.startPrometheus(t, promSetup{interval: "2s", alertmanager: amAddr, scrapeConfigs: scrapeOne(jobName, expAddr)})
 
 	failingCount := func() (float64, string) {
 		v, err := pc.scalar(`count(dasha:sip_registration_failing:last15m) or vector(0)`)
