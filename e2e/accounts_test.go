@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -278,14 +277,7 @@ func alertExpr(t *testing.T, path, alert string) string {
 // panelExprs returns the first query of each titled panel of a dashboard.
 func panelExprs(t *testing.T, path string, titles ...string) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d dashboard
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
+	d := loadDashboard(t, path)
 	found := map[string]string{}
 	var walk func([]panel)
 	walk = func(ps []panel) {

@@ -1022,6 +1022,20 @@ type target struct {
 	Hide    bool   `json:"hide"`
 }
 
+// loadDashboard reads and decodes a dashboard file.
+func loadDashboard(t *testing.T, path string) dashboard {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // dashboardVars are the values the test gives Grafana's variables: the job
 // the test scrapes, every instance (the instance variable's "All", a regex
 // since every selector matches it with =~), and intervals that are valid for

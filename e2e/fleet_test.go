@@ -539,14 +539,7 @@ func checkFleetDashboards(t *testing.T, pc *promClient, root string, fleet []fak
 	}
 	vars["number"] = fleet[0].PhoneNumber
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d dashboard
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatal(err)
-		}
+		d := loadDashboard(t, f)
 		var walk func([]panel)
 		walk = func(ps []panel) {
 			for _, p := range ps {
