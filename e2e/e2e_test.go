@@ -1060,14 +1060,16 @@ var dashboardVars = map[string]string{
 // of that name, leaves it as it is, and so does this.
 var varRE = regexp.MustCompile(`\$\{(\w+)(?::(\w+))?\}|\[\[(\w+)(?::(\w+))?\]\]|\$([A-Za-z_]\w*)`)
 
-// expand substitutes the dashboard variables in expr. Every format gives the
-// raw value: the values here need no escaping, and "All" must stay ".*".
-func expand(expr string) (string, error) {
+// expand substitutes the dashboard variables in expr with vars (usually
+// dashboardVars); an unknown one is left as it is and named in the error.
+// Every format gives the raw value: the values here need no escaping, and
+// "All" must stay ".*".
+func expand(vars map[string]string, expr string) (string, error) {
 	var unknown []string
 	out := varRE.ReplaceAllStringFunc(expr, func(ref string) string {
 		m := varRE.FindStringSubmatch(ref)
 		name := m[1] + m[3] + m[5]
-		v, ok := dashboardVars[name]
+		v, ok := vars[name]
 		if !ok {
 			unknown = append(unknown, ref)
 			return ref
@@ -1143,7 +1145,7 @@ func checkVariables(t *testing.T, pc *promClient, file string, d dashboard) {
 			t.Logf("%s: variable %s: query %q is not label_values(); not checked", file, v.Name, q)
 			continue
 		}
-		match, err := expand(m[1])
+		match, err := expand(dashboardVars, m[1])
 		if err != nil {
 			t.Errorf("%s: variable %s: %v", file, v.Name, err)
 			continue
@@ -1205,7 +1207,7 @@ func checkTarget(t *testing.T, pc *promClient, file string, p panel, tg target) 
 		t.Logf("%s: no PromQL expr; not checked", where)
 		return
 	}
-	expr, err := expand(tg.Expr)
+	expr, err := expand(dashboardVars, tg.Expr)
 	if err != nil {
 		t.Errorf("%s: %v\nexpr: %s", where, err, tg.Expr)
 		return

@@ -33,6 +33,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -531,12 +532,7 @@ func checkFleetDashboards(t *testing.T, pc *promClient, root string, fleet []fak
 		t.Fatalf("counting the numbers in trouble: %v", err)
 	}
 	slow := &slowProm{promClient: pc}
-	vars := map[string]string{}
-	for k, v := range dashboardVars {
-		if _, ok := vars[k]; !ok {
-			vars[k] = v
-		}
-	}
+	vars := maps.Clone(dashboardVars)
 	vars["number"] = fleet[0].PhoneNumber
 	for _, f := range files {
 		d := loadDashboard(t, f)
@@ -545,14 +541,10 @@ func checkFleetDashboards(t *testing.T, pc *promClient, root string, fleet []fak
 			for _, p := range ps {
 				walk(p.Panels)
 				for _, tg := range p.Targets {
-					expr := varRE.ReplaceAllStringFunc(tg.Expr, func(ref string) string {
-						m := varRE.FindStringSubmatch(ref)
-						if v, ok := vars[m[1]+m[3]+m[5]]; ok {
-							return v
-						}
-						t.Errorf("%s: unknown variable %s", p.Title, ref)
-						return ref
-					})
+					expr, err := expand(vars, tg.Expr)
+					if err != nil {
+						t.Errorf("%s: %v", p.Title, err)
+					}
 					where := fmt.Sprintf("%s (%s) %q/%s", filepath.Base(f), phase, p.Title, tg.RefID)
 					var n int
 					var took time.Duration
