@@ -206,7 +206,7 @@ func TestEndToEnd(t *testing.T) {
 	fake := fakeapi.New(apiKey, fleet(time.Now()))
 	apiSrv := httptest.NewServer(fake)
 	t.Cleanup(apiSrv.Close)
-	hook := &webhook{}
+	hook := &amSink{}
 	hookSrv := httptest.NewServer(hook)
 	t.Cleanup(hookSrv.Close)
 
@@ -240,7 +240,7 @@ receivers:
     webhook_configs:
       - url: %q
         send_resolved: true
-`, hookSrv.URL+"/hook"), "--log.level=debug")
+`, hookSrv.URL+"/hook/e2e"), "--log.level=debug")
 
 	// 3. Prometheus, with a copy of the rules whose for: are shortened.
 	pc := st.startPrometheus(t, promSetup{interval: "1s", alertmanager: amAddr, scrapeConfigs: scrapeOne(jobName, expAddr)})
@@ -779,76 +779,131 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 	}
 }
 
-// webhook collects Alertmanager's webhook notifications.
-type webhook struct {
-	mu  sync.Mutex
-	raw [][]byte
-	got []webhookMessage
+// amNotification is what Alertmanager sends: the webhook payload (with the
+// group key and every alert), or a Slack-style message rendered from
+// dasha.tmpl.
+type amNotification struct {
+	Receiver string
+	At       time.Time
+	// Webhook.
+	GroupKey string         `json:"groupKey"`
+	Status   string         `json:"status"`
+	Alerts   []webhookAlert `json:"alerts"`
+	Raw      []byte         `json:"-"` // the body as sent
+	// Slack.
+	Attachments []struct {
+		Title string `json:"title"`
+		Text  string `json:"text"`
+	} `json:"attachments"`
 }
 
-type webhookMessage struct {
-	Status string         `json:"status"`
-	Alerts []webhookAlert `json:"alerts"`
+// amSink collects the notifications of every receiver: /hook/<receiver>
+// takes the webhook integration, /slack/<receiver> the Slack one.
+type amSink struct {
+	mu    sync.Mutex
+	hooks []amNotification
+	texts []amNotification
 }
 
-type webhookAlert struct {
-	Status      string            `json:"status"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-}
-
-func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *amSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	var m webhookMessage
-	if err := json.Unmarshal(b, &m); err != nil {
+	var n amNotification
+	if err := json.Unmarshal(b, &n); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	h.mu.Lock()
-	h.raw = append(h.raw, b)
-	h.got = append(h.got, m)
-	h.mu.Unlock()
+	kind, receiver, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	n.Receiver, n.At, n.Raw = receiver, time.Now(), b
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch kind {
+	case "hook":
+		s.hooks = append(s.hooks, n)
+	case "slack":
+		s.texts = append(s.texts, n)
+	default:
+		http.NotFound(w, r)
+	}
 }
 
-// find returns an alert of a notification with that alertname, id and status.
-func (h *webhook) find(alertname, id, status string) *webhookAlert {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, m := range h.got {
-		for i, a := range m.Alerts {
+// webhooks returns the webhook notifications of a receiver, in order.
+func (s *amSink) webhooks(receiver string) []amNotification {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []amNotification
+	for _, n := range s.hooks {
+		if n.Receiver == receiver {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// lastText returns the text of the latest Slack-style notification of a
+// receiver whose title contains title.
+func (s *amSink) lastText(receiver, title string) (string, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.texts) - 1; i >= 0; i-- {
+		n := s.texts[i]
+		if n.Receiver == receiver && len(n.Attachments) > 0 && strings.Contains(n.Attachments[0].Title, title) {
+			return n.Attachments[0].Title, n.Attachments[0].Text
+		}
+	}
+	return "", ""
+}
+
+// find returns an alert of a webhook notification (of any receiver) with
+// that alertname, id and status.
+func (s *amSink) find(alertname, id, status string) *webhookAlert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.hooks {
+		for i, a := range n.Alerts {
 			if a.Labels["alertname"] == alertname && a.Labels["id"] == id && a.Status == status {
-				return &m.Alerts[i]
+				return &n.Alerts[i]
 			}
 		}
 	}
 	return nil
 }
 
-// all returns the raw bodies of every notification.
-func (h *webhook) all() [][]byte {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([][]byte(nil), h.raw...)
+// all returns the raw bodies of every webhook notification.
+func (s *amSink) all() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out [][]byte
+	for _, n := range s.hooks {
+		out = append(out, n.Raw)
+	}
+	return out
 }
 
-// summary lists the notified alerts as alertname{id}=status.
-func (h *webhook) summary() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var s []string
-	for _, m := range h.got {
-		for _, a := range m.Alerts {
-			s = append(s, fmt.Sprintf("%s{id=%q,instance=%q}=%s", a.Labels["alertname"], a.Labels["id"], a.Labels["instance"], a.Status))
+// summary lists the alerts of every webhook notification as
+// alertname{id,instance}=status.
+func (s *amSink) summary() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, n := range s.hooks {
+		for _, a := range n.Alerts {
+			out = append(out, fmt.Sprintf("%s{id=%q,instance=%q}=%s", a.Labels["alertname"], a.Labels["id"], a.Labels["instance"], a.Status))
 		}
 	}
-	if len(s) == 0 {
+	if len(out) == 0 {
 		return "(none)"
 	}
-	return strings.Join(s, ", ")
+	return strings.Join(out, ", ")
+}
+
+type webhookAlert struct {
+	Status      string            `json:"status"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
 }
 
 // promClient queries Prometheus' HTTP API.

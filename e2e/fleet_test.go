@@ -32,7 +32,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -43,7 +42,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -54,83 +52,6 @@ import (
 
 // maxPanelSeries is the most series a panel drawn over time may return.
 const maxPanelSeries = 50
-
-// amNotification is what Alertmanager sends: the webhook payload (with the
-// group key and every alert), or a Slack-style message rendered from
-// dasha.tmpl.
-type amNotification struct {
-	Receiver string
-	At       time.Time
-	// Webhook.
-	GroupKey string         `json:"groupKey"`
-	Status   string         `json:"status"`
-	Alerts   []webhookAlert `json:"alerts"`
-	// Slack.
-	Attachments []struct {
-		Title string `json:"title"`
-		Text  string `json:"text"`
-	} `json:"attachments"`
-}
-
-// amSink collects the notifications of every receiver: /hook/<receiver>
-// takes the webhook integration, /slack/<receiver> the Slack one.
-type amSink struct {
-	mu    sync.Mutex
-	hooks []amNotification
-	texts []amNotification
-}
-
-func (s *amSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var n amNotification
-	if err := json.Unmarshal(b, &n); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	kind, receiver, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-	n.Receiver, n.At = receiver, time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch kind {
-	case "hook":
-		s.hooks = append(s.hooks, n)
-	case "slack":
-		s.texts = append(s.texts, n)
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-// webhooks returns the webhook notifications of a receiver, in order.
-func (s *amSink) webhooks(receiver string) []amNotification {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []amNotification
-	for _, n := range s.hooks {
-		if n.Receiver == receiver {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// lastText returns the text of the latest Slack-style notification of a
-// receiver whose title contains title.
-func (s *amSink) lastText(receiver, title string) (string, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := len(s.texts) - 1; i >= 0; i-- {
-		n := s.texts[i]
-		if n.Receiver == receiver && len(n.Attachments) > 0 && strings.Contains(n.Attachments[0].Title, title) {
-			return n.Attachments[0].Title, n.Attachments[0].Text
-		}
-	}
-	return "", ""
-}
 
 // groupsNotified returns the distinct groups a receiver was notified of as firing:
 // each is one page (one incident in a pager).
