@@ -75,11 +75,8 @@ func TestAccountsEndToEnd(t *testing.T) {
 		}
 	})
 
-	expAddr := freeAddr(t)
-	exporter := startProc(t, "exporter", tmp, env, exporterBin,
-		"--config.file="+config, "--web.listen-address="+expAddr, "--log.level=debug",
-		"--dasha.timeout-offset=100ms")
-	waitReady(t, exporter, "http://"+expAddr+"/-/ready", 20*time.Second)
+	expAddr, exporter := st.startExporter(t, exporterBin, env,
+		"--config.file="+config, "--log.level=debug", "--dasha.timeout-offset=100ms")
 	base := "http://" + expAddr
 
 	// A URL-shaped target reaches no API.

@@ -200,7 +200,7 @@ func TestShortenFor(t *testing.T) {
 func TestEndToEnd(t *testing.T) {
 	st := newStack(t, true)
 	start := time.Now()
-	root, tmp, promtool := st.root, st.dir, st.promtool
+	root, promtool := st.root, st.promtool
 
 	// The fake Dasha API and the webhook receiver run in this process.
 	fake := fakeapi.New(apiKey, fleet(time.Now()))
@@ -211,7 +211,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Cleanup(hookSrv.Close)
 
 	// 1. Build the exporter.
-	exporterBin := buildExporter(t, root, tmp)
+	exporterBin := buildExporter(t, root, st.dir)
 	t.Logf("built exporter in %v", time.Since(start).Round(time.Millisecond))
 
 	// 2. Start it against the fake, the key in the environment only.
@@ -221,12 +221,9 @@ func TestEndToEnd(t *testing.T) {
 	// dasha_up 0, sets DashaAPIScrapeFailing (for: shortened to seconds)
 	// pending and fails NoOtherAlerts. 100ms leaves 0.9s and still answers
 	// within the scrape timeout.
-	expAddr := freeAddr(t)
-	exporter := startProc(t, "exporter", tmp,
+	expAddr, _ := st.startExporter(t, exporterBin,
 		[]string{"DASHA_URL=" + apiSrv.URL, "DASHA_API_KEY=" + apiKey},
-		exporterBin, "--web.listen-address="+expAddr, "--log.level=debug",
-		"--dasha.timeout-offset=100ms")
-	waitReady(t, exporter, "http://"+expAddr+"/-/ready", 20*time.Second)
+		"--log.level=debug", "--dasha.timeout-offset=100ms")
 
 	// 4. Alertmanager, sending everything to the webhook.
 	amAddr := st.startAlertmanager(t, fmt.Sprintf(`route:

@@ -157,7 +157,7 @@ func TestFleetPaging(t *testing.T) {
 	}
 
 	start := time.Now()
-	root, tmp := st.root, st.dir
+	root := st.root
 
 	// Phase 0: the fleet healthy, but for a few numbers created minutes ago.
 	healthy := fakeapi.ProviderFleet(size, 0, newNumbers, start)
@@ -169,12 +169,10 @@ func TestFleetPaging(t *testing.T) {
 	sinkSrv := httptest.NewServer(sink)
 	t.Cleanup(sinkSrv.Close)
 
-	exporterBin := buildExporter(t, root, tmp)
-	expAddr := freeAddr(t)
-	exporter := startProc(t, "exporter", tmp,
+	exporterBin := buildExporter(t, root, st.dir)
+	expAddr, _ := st.startExporter(t, exporterBin,
 		[]string{"DASHA_URL=" + apiSrv.URL, "DASHA_API_KEY=" + apiKey},
-		exporterBin, "--web.listen-address="+expAddr, "--dasha.timeout-offset=100ms")
-	waitReady(t, exporter, "http://"+expAddr+"/-/ready", 20*time.Second)
+		"--dasha.timeout-offset=100ms")
 
 	amAddr := st.startAlertmanager(t, exampleAlertmanagerConfig(t, root, sinkSrv.URL))
 	// Listing a few thousand numbers and evaluating hundreds of alerts (each

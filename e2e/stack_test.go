@@ -45,6 +45,17 @@ func newStack(t *testing.T, withAlertmanager bool) stack {
 	return s
 }
 
+// startExporter starts the exporter built at bin, with env added to ours and
+// args to its listen address, and returns its address and process once it
+// is ready.
+func (s stack) startExporter(t *testing.T, bin string, env []string, args ...string) (string, *proc) {
+	t.Helper()
+	addr := freeAddr(t)
+	p := startProc(t, "exporter", s.dir, env, bin, append([]string{"--web.listen-address=" + addr}, args...)...)
+	waitReady(t, p, "http://"+addr+"/-/ready", 20*time.Second)
+	return addr, p
+}
+
 // startAlertmanager starts Alertmanager in dir/alertmanager with config (the
 // text of its alertmanager.yml) and args added to the usual ones, and returns
 // its address once it is ready.
