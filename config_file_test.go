@@ -114,21 +114,30 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
-// TestSIGHUPReloads wires the configuration-file mode as run does and
-// reloads it with a real SIGHUP to this process.
-func TestSIGHUPReloads(t *testing.T) {
+// serveOneAccount wires the configuration-file mode as run does, with a file
+// of one account, name, on a fake API of three numbers whose key is in $K.
+// It returns the mux, the file's path and the fake API's URL.
+func serveOneAccount(t *testing.T, name string) (mux *http.ServeMux, path, apiURL string) {
+	t.Helper()
 	api := httptest.NewServer(fakeapi.New("k", fakeapi.Fleet(3, time.Now())))
-	defer api.Close()
-	path := writeConfig(t, "accounts:\n  a:\n    url: "+api.URL+"\n    api_key_env: K\n")
+	t.Cleanup(api.Close)
+	path = writeConfig(t, "accounts:\n  "+name+":\n    url: "+api.URL+"\n    api_key_env: K\n")
 	getenv := env(map[string]string{"K": "k"})
 	cfg, err := parseConfig([]string{"--config.file", path}, getenv, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
+	mux = http.NewServeMux()
 	if _, err := serveAccounts(cfg, getenv, slog.New(slog.DiscardHandler), newRegistry(), mux); err != nil {
 		t.Fatal(err)
 	}
+	return mux, path, api.URL
+}
+
+// TestSIGHUPReloads reloads the configuration-file mode with a real SIGHUP
+// to this process.
+func TestSIGHUPReloads(t *testing.T) {
+	mux, path, apiURL := serveOneAccount(t, "a")
 	probe := func(target string) (int, string) {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest("GET", "/probe?target="+target, nil))
@@ -137,7 +146,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	if code, _ := probe("b"); code != http.StatusBadRequest {
 		t.Fatalf("probe of b before the reload: %d", code)
 	}
-	if err := os.WriteFile(path, []byte("accounts:\n  b:\n    url: "+api.URL+"\n    api_key_env: K\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("accounts:\n  b:\n    url: "+apiURL+"\n    api_key_env: K\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
@@ -163,18 +172,7 @@ func TestSIGHUPReloads(t *testing.T) {
 // configuration file: the exporter's own metrics with an account label on
 // /metrics, the listing's families only on /probe.
 func TestConfigModeMetrics(t *testing.T) {
-	api := httptest.NewServer(fakeapi.New("k", fakeapi.Fleet(3, time.Now())))
-	defer api.Close()
-	path := writeConfig(t, "accounts:\n  acme:\n    url: "+api.URL+"\n    api_key_env: K\n")
-	getenv := env(map[string]string{"K": "k"})
-	cfg, err := parseConfig([]string{"--config.file", path}, getenv, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	if _, err := serveAccounts(cfg, getenv, slog.New(slog.DiscardHandler), newRegistry(), mux); err != nil {
-		t.Fatal(err)
-	}
+	mux, _, _ := serveOneAccount(t, "acme")
 	families := func(path string) map[string]*dto.MetricFamily {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -16,9 +17,7 @@ import (
 // accounts' APIs.
 func (r *Registry) ProbeHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method != http.MethodGet && req.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "Method not allowed: /probe answers GET and HEAD.", http.StatusMethodNotAllowed)
+		if !allowMethods(w, req, "Method not allowed: /probe answers GET and HEAD.", http.MethodGet, http.MethodHead) {
 			return
 		}
 		name, debug, reason := probeParams(req.URL.RawQuery)
@@ -74,9 +73,7 @@ func probeParams(rawQuery string) (name string, debug bool, reason string) {
 // when it did not (the running configuration stays).
 func (r *Registry) ReloadHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method != http.MethodPost && req.Method != http.MethodPut {
-			w.Header().Set("Allow", "POST, PUT")
-			http.Error(w, "Method not allowed: reload with POST.", http.StatusMethodNotAllowed)
+		if !allowMethods(w, req, "Method not allowed: reload with POST.", http.MethodPost, http.MethodPut) {
 			return
 		}
 		if err := r.Reload(); err != nil {
@@ -85,4 +82,15 @@ func (r *Registry) ReloadHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "Reloaded.")
 	})
+}
+
+// allowMethods reports whether req's method is one of methods; if not, it
+// answers 405 with reply and an Allow header naming them.
+func allowMethods(w http.ResponseWriter, req *http.Request, reply string, methods ...string) bool {
+	if slices.Contains(methods, req.Method) {
+		return true
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	http.Error(w, reply, http.StatusMethodNotAllowed)
+	return false
 }

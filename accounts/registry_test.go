@@ -228,6 +228,24 @@ func TestProbeRefusesBadTargetsWithoutARequest(t *testing.T) {
 	}
 }
 
+// TestMethodNotAllowed checks that each handler's 405 names in Allow the
+// methods it takes.
+func TestMethodNotAllowed(t *testing.T) {
+	f := newFixture(t, "accounts:\n  a:\n    url: http://127.0.0.1:1\n    api_key_env: K\n", map[string]string{"K": "k"})
+	for _, tc := range []struct{ method, target, allow string }{
+		{"POST", "/probe?target=a", "GET, HEAD"},
+		{"DELETE", "/probe?target=a", "GET, HEAD"},
+		{"GET", "/-/reload", "POST, PUT"},
+		{"HEAD", "/-/reload", "POST, PUT"},
+	} {
+		rec := httptest.NewRecorder()
+		f.mux.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.target, nil))
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d, Allow %q; want 405, Allow %q", tc.method, tc.target, rec.Code, rec.Header().Get("Allow"), tc.allow)
+		}
+	}
+}
+
 func TestReload(t *testing.T) {
 	api := newPlatform(t, "", 5)
 	other := newPlatform(t, "", 7)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
-	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
 
 // exampleExporter is the exporter address alerts/examples/prometheus.yml
@@ -33,18 +31,9 @@ const exampleExporter = "localhost:9612"
 // on one platform: the per-number alert fires for that account only. Then
 // the file is reloaded by SIGHUP and POST /-/reload, good and bad.
 func TestAccountsEndToEnd(t *testing.T) {
-	if testing.Short() && !testtools.Required() { // CI never skips it
-		t.Skip("end-to-end test skipped in -short mode")
-	}
-	promBin := testtools.Find(t, "prometheus")
-	promtool := testtools.Find(t, "promtool")
-
+	st := newStack(t, false)
 	start := time.Now()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
+	root, tmp, promtool := st.root, st.dir, st.promtool
 
 	// Two platforms, one key each; the fleet of the other e2e test on both.
 	us := fakeapi.New("us-key", fleet(time.Now()))
@@ -86,11 +75,8 @@ func TestAccountsEndToEnd(t *testing.T) {
 		}
 	})
 
-	expAddr := freeAddr(t)
-	exporter := startProc(t, "exporter", tmp, env, exporterBin,
-		"--config.file="+config, "--web.listen-address="+expAddr, "--log.level=debug",
-		"--dasha.timeout-offset=100ms")
-	waitReady(t, exporter, "http://"+expAddr+"/-/ready", 20*time.Second)
+	expAddr, exporter := st.startExporter(t, exporterBin, env,
+		"--config.file="+config, "--log.level=debug", "--dasha.timeout-offset=100ms")
 	base := "http://" + expAddr
 
 	// A URL-shaped target reaches no API.
@@ -107,23 +93,8 @@ func TestAccountsEndToEnd(t *testing.T) {
 
 	// Prometheus, with the example configuration's scrape jobs and
 	// relabelling, pointed at this exporter.
-	promDir := filepath.Join(tmp, "prometheus")
-	ruleDir := filepath.Join(promDir, "rules")
-	mustMkdir(t, ruleDir)
-	copyRules(t, filepath.Join(root, "alerts"), ruleDir)
-	checkRules(t, promtool, ruleDir)
-	promConfig := filepath.Join(promDir, "prometheus.yml")
-	writeFile(t, promConfig, examplePromConfig(t, filepath.Join(root, "alerts", "examples", "prometheus.yml"), expAddr, filepath.Join(ruleDir, "*.yml")))
-	if out, err := exec.Command(promtool, "check", "config", promConfig).CombinedOutput(); err != nil {
-		t.Fatalf("promtool check config: %v\n%s", err, out)
-	}
-	promAddr := freeAddr(t)
-	prom := startProc(t, "prometheus", tmp, nil, promBin,
-		"--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(promDir, "data"),
-		"--web.listen-address="+promAddr)
-	waitReady(t, prom, "http://"+promAddr+"/-/ready", 30*time.Second)
-	pc := &promClient{base: "http://" + promAddr}
+	pc := st.startPrometheus(t, promSetup{interval: "1s",
+		scrapeConfigs: exampleScrapeConfigs(t, filepath.Join(root, "alerts", "examples", "prometheus.yml"), expAddr)})
 
 	waitFor(t, 30*time.Second, "both accounts scraped through /probe", func() (bool, string) {
 		for _, account := range []string{"acme-us", "acme-ru"} {
@@ -303,14 +274,7 @@ func alertExpr(t *testing.T, path, alert string) string {
 // panelExprs returns the first query of each titled panel of a dashboard.
 func panelExprs(t *testing.T, path string, titles ...string) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d dashboard
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
+	d := loadDashboard(t, path)
 	found := map[string]string{}
 	var walk func([]panel)
 	walk = func(ps []panel) {
@@ -332,10 +296,12 @@ func panelExprs(t *testing.T, path string, titles ...string) map[string]string {
 	return out
 }
 
-// examplePromConfig is alerts/examples/prometheus.yml for this test: its
-// scrape jobs and relabelling as shipped, the exporter's address in place
-// of the example's, 1s intervals, the test's rules and no Alertmanager.
-func examplePromConfig(t *testing.T, path, exporter, rules string) string {
+// exampleScrapeConfigs returns the scrape jobs of
+// alerts/examples/prometheus.yml for this test: their relabelling as
+// shipped, the exporter's address in place of the example's, and no
+// intervals of their own (the test's Prometheus sets 1s for all). The rest
+// of the example (global, rule_files, alerting) is the test's own.
+func exampleScrapeConfigs(t *testing.T, path, exporter string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -348,9 +314,13 @@ func examplePromConfig(t *testing.T, path, exporter, rules string) string {
 	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(string(b), exampleExporter, exporter)), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	cfg["global"] = map[string]any{"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
-	cfg["rule_files"] = []string{rules}
-	delete(cfg, "alerting")
+	for k := range cfg {
+		switch k {
+		case "global", "rule_files", "alerting", "scrape_configs":
+		default:
+			t.Fatalf("%s: the test's Prometheus does not carry over %s", path, k)
+		}
+	}
 	jobs, _ := cfg["scrape_configs"].([]any)
 	found := false
 	for _, j := range jobs {
@@ -367,7 +337,7 @@ func examplePromConfig(t *testing.T, path, exporter, rules string) string {
 	if !found {
 		t.Fatalf("the example has no job %s", jobName)
 	}
-	out, err := yaml.Marshal(cfg)
+	out, err := yaml.Marshal(jobs)
 	if err != nil {
 		t.Fatal(err)
 	}

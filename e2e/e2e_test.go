@@ -36,7 +36,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
-	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
 
 const (
@@ -199,33 +198,20 @@ func TestShortenFor(t *testing.T) {
 }
 
 func TestEndToEnd(t *testing.T) {
-	if testing.Short() && !testtools.Required() { // CI never skips it
-		t.Skip("end-to-end test skipped in -short mode")
-	}
-	promBin := testtools.Find(t, "prometheus")
-	promtool := testtools.Find(t, "promtool")
-	amBin := testtools.Find(t, "prometheus-alertmanager", "alertmanager")
-
+	st := newStack(t, true)
 	start := time.Now()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("module root %s has no go.mod: %v", root, err)
-	}
-	tmp := t.TempDir()
+	root, promtool := st.root, st.promtool
 
 	// The fake Dasha API and the webhook receiver run in this process.
 	fake := fakeapi.New(apiKey, fleet(time.Now()))
 	apiSrv := httptest.NewServer(fake)
 	t.Cleanup(apiSrv.Close)
-	hook := &webhook{}
+	hook := &amSink{}
 	hookSrv := httptest.NewServer(hook)
 	t.Cleanup(hookSrv.Close)
 
 	// 1. Build the exporter.
-	exporterBin := buildExporter(t, root, tmp)
+	exporterBin := buildExporter(t, root, st.dir)
 	t.Logf("built exporter in %v", time.Since(start).Round(time.Millisecond))
 
 	// 2. Start it against the fake, the key in the environment only.
@@ -235,19 +221,12 @@ func TestEndToEnd(t *testing.T) {
 	// dasha_up 0, sets DashaAPIScrapeFailing (for: shortened to seconds)
 	// pending and fails NoOtherAlerts. 100ms leaves 0.9s and still answers
 	// within the scrape timeout.
-	expAddr := freeAddr(t)
-	exporter := startProc(t, "exporter", tmp,
+	expAddr, _ := st.startExporter(t, exporterBin,
 		[]string{"DASHA_URL=" + apiSrv.URL, "DASHA_API_KEY=" + apiKey},
-		exporterBin, "--web.listen-address="+expAddr, "--log.level=debug",
-		"--dasha.timeout-offset=100ms")
-	waitReady(t, exporter, "http://"+expAddr+"/-/ready", 20*time.Second)
+		"--log.level=debug", "--dasha.timeout-offset=100ms")
 
 	// 4. Alertmanager, sending everything to the webhook.
-	amAddr := freeAddr(t)
-	amDir := filepath.Join(tmp, "alertmanager")
-	mustMkdir(t, amDir)
-	amConfig := filepath.Join(amDir, "alertmanager.yml")
-	writeFile(t, amConfig, fmt.Sprintf(`route:
+	amAddr := st.startAlertmanager(t, fmt.Sprintf(`route:
   receiver: e2e
   group_by: ['alertname', 'id']
   group_wait: 1s
@@ -258,45 +237,11 @@ receivers:
     webhook_configs:
       - url: %q
         send_resolved: true
-`, hookSrv.URL+"/hook"))
-	am := startProc(t, "alertmanager", tmp, nil, amBin,
-		"--config.file="+amConfig,
-		"--storage.path="+filepath.Join(amDir, "data"),
-		"--web.listen-address="+amAddr,
-		"--cluster.listen-address=", // no gossip
-		"--log.level=debug")
-	waitReady(t, am, "http://"+amAddr+"/-/ready", 20*time.Second)
+`, hookSrv.URL+"/hook/e2e"), "--log.level=debug")
 
 	// 3. Prometheus, with a copy of the rules whose for: are shortened.
-	promDir := filepath.Join(tmp, "prometheus")
-	ruleDir := filepath.Join(promDir, "rules")
-	mustMkdir(t, ruleDir)
-	copyRules(t, filepath.Join(root, "alerts"), ruleDir)
-	checkRules(t, promtool, ruleDir)
-	promAddr := freeAddr(t)
-	promConfig := filepath.Join(promDir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-  - %q
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: [%q]
-scrape_configs:
-  - job_name: %s
-    static_configs:
-      - targets: [%q]
-`, filepath.Join(ruleDir, "*.yml"), amAddr, jobName, expAddr))
-	prom := startProc(t, "prometheus", tmp, nil, promBin,
-		"--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(promDir, "data"),
-		"--web.listen-address="+promAddr)
-	waitReady(t, prom, "http://"+promAddr+"/-/ready", 30*time.Second)
+	pc := st.startPrometheus(t, promSetup{interval: "1s", alertmanager: amAddr, scrapeConfigs: scrapeOne(jobName, expAddr)})
 	t.Logf("exporter, Alertmanager and Prometheus ready after %v", time.Since(start).Round(time.Millisecond))
-	pc := &promClient{base: "http://" + promAddr}
 
 	// Wait until the whole fleet is scraped healthy and the recording rules
 	// have seen it.
@@ -831,76 +776,131 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 	}
 }
 
-// webhook collects Alertmanager's webhook notifications.
-type webhook struct {
-	mu  sync.Mutex
-	raw [][]byte
-	got []webhookMessage
+// amNotification is what Alertmanager sends: the webhook payload (with the
+// group key and every alert), or a Slack-style message rendered from
+// dasha.tmpl.
+type amNotification struct {
+	Receiver string
+	At       time.Time
+	// Webhook.
+	GroupKey string         `json:"groupKey"`
+	Status   string         `json:"status"`
+	Alerts   []webhookAlert `json:"alerts"`
+	Raw      []byte         `json:"-"` // the body as sent
+	// Slack.
+	Attachments []struct {
+		Title string `json:"title"`
+		Text  string `json:"text"`
+	} `json:"attachments"`
 }
 
-type webhookMessage struct {
-	Status string         `json:"status"`
-	Alerts []webhookAlert `json:"alerts"`
+// amSink collects the notifications of every receiver: /hook/<receiver>
+// takes the webhook integration, /slack/<receiver> the Slack one.
+type amSink struct {
+	mu    sync.Mutex
+	hooks []amNotification
+	texts []amNotification
 }
 
-type webhookAlert struct {
-	Status      string            `json:"status"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-}
-
-func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *amSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	var m webhookMessage
-	if err := json.Unmarshal(b, &m); err != nil {
+	var n amNotification
+	if err := json.Unmarshal(b, &n); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	h.mu.Lock()
-	h.raw = append(h.raw, b)
-	h.got = append(h.got, m)
-	h.mu.Unlock()
+	kind, receiver, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	n.Receiver, n.At, n.Raw = receiver, time.Now(), b
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch kind {
+	case "hook":
+		s.hooks = append(s.hooks, n)
+	case "slack":
+		s.texts = append(s.texts, n)
+	default:
+		http.NotFound(w, r)
+	}
 }
 
-// find returns an alert of a notification with that alertname, id and status.
-func (h *webhook) find(alertname, id, status string) *webhookAlert {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, m := range h.got {
-		for i, a := range m.Alerts {
+// webhooks returns the webhook notifications of a receiver, in order.
+func (s *amSink) webhooks(receiver string) []amNotification {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []amNotification
+	for _, n := range s.hooks {
+		if n.Receiver == receiver {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// lastText returns the text of the latest Slack-style notification of a
+// receiver whose title contains title.
+func (s *amSink) lastText(receiver, title string) (string, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.texts) - 1; i >= 0; i-- {
+		n := s.texts[i]
+		if n.Receiver == receiver && len(n.Attachments) > 0 && strings.Contains(n.Attachments[0].Title, title) {
+			return n.Attachments[0].Title, n.Attachments[0].Text
+		}
+	}
+	return "", ""
+}
+
+// find returns an alert of a webhook notification (of any receiver) with
+// that alertname, id and status.
+func (s *amSink) find(alertname, id, status string) *webhookAlert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.hooks {
+		for i, a := range n.Alerts {
 			if a.Labels["alertname"] == alertname && a.Labels["id"] == id && a.Status == status {
-				return &m.Alerts[i]
+				return &n.Alerts[i]
 			}
 		}
 	}
 	return nil
 }
 
-// all returns the raw bodies of every notification.
-func (h *webhook) all() [][]byte {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([][]byte(nil), h.raw...)
+// all returns the raw bodies of every webhook notification.
+func (s *amSink) all() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out [][]byte
+	for _, n := range s.hooks {
+		out = append(out, n.Raw)
+	}
+	return out
 }
 
-// summary lists the notified alerts as alertname{id}=status.
-func (h *webhook) summary() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var s []string
-	for _, m := range h.got {
-		for _, a := range m.Alerts {
-			s = append(s, fmt.Sprintf("%s{id=%q,instance=%q}=%s", a.Labels["alertname"], a.Labels["id"], a.Labels["instance"], a.Status))
+// summary lists the alerts of every webhook notification as
+// alertname{id,instance}=status.
+func (s *amSink) summary() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, n := range s.hooks {
+		for _, a := range n.Alerts {
+			out = append(out, fmt.Sprintf("%s{id=%q,instance=%q}=%s", a.Labels["alertname"], a.Labels["id"], a.Labels["instance"], a.Status))
 		}
 	}
-	if len(s) == 0 {
+	if len(out) == 0 {
 		return "(none)"
 	}
-	return strings.Join(s, ", ")
+	return strings.Join(out, ", ")
+}
+
+type webhookAlert struct {
+	Status      string            `json:"status"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
 }
 
 // promClient queries Prometheus' HTTP API.
@@ -1074,6 +1074,20 @@ type target struct {
 	Hide    bool   `json:"hide"`
 }
 
+// loadDashboard reads and decodes a dashboard file.
+func loadDashboard(t *testing.T, path string) dashboard {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // dashboardVars are the values the test gives Grafana's variables: the job
 // the test scrapes, every instance (the instance variable's "All", a regex
 // since every selector matches it with =~), and intervals that are valid for
@@ -1098,14 +1112,16 @@ var dashboardVars = map[string]string{
 // of that name, leaves it as it is, and so does this.
 var varRE = regexp.MustCompile(`\$\{(\w+)(?::(\w+))?\}|\[\[(\w+)(?::(\w+))?\]\]|\$([A-Za-z_]\w*)`)
 
-// expand substitutes the dashboard variables in expr. Every format gives the
-// raw value: the values here need no escaping, and "All" must stay ".*".
-func expand(expr string) (string, error) {
+// expand substitutes the dashboard variables in expr with vars (usually
+// dashboardVars); an unknown one is left as it is and named in the error.
+// Every format gives the raw value: the values here need no escaping, and
+// "All" must stay ".*".
+func expand(vars map[string]string, expr string) (string, error) {
 	var unknown []string
 	out := varRE.ReplaceAllStringFunc(expr, func(ref string) string {
 		m := varRE.FindStringSubmatch(ref)
 		name := m[1] + m[3] + m[5]
-		v, ok := dashboardVars[name]
+		v, ok := vars[name]
 		if !ok {
 			unknown = append(unknown, ref)
 			return ref
@@ -1181,7 +1197,7 @@ func checkVariables(t *testing.T, pc *promClient, file string, d dashboard) {
 			t.Logf("%s: variable %s: query %q is not label_values(); not checked", file, v.Name, q)
 			continue
 		}
-		match, err := expand(m[1])
+		match, err := expand(dashboardVars, m[1])
 		if err != nil {
 			t.Errorf("%s: variable %s: %v", file, v.Name, err)
 			continue
@@ -1243,7 +1259,7 @@ func checkTarget(t *testing.T, pc *promClient, file string, p panel, tg target) 
 		t.Logf("%s: no PromQL expr; not checked", where)
 		return
 	}
-	expr, err := expand(tg.Expr)
+	expr, err := expand(dashboardVars, tg.Expr)
 	if err != nil {
 		t.Errorf("%s: %v\nexpr: %s", where, err, tg.Expr)
 		return

@@ -32,7 +32,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -42,95 +42,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
-	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
 
 // maxPanelSeries is the most series a panel drawn over time may return.
 const maxPanelSeries = 50
-
-// amNotification is what Alertmanager sends: the webhook payload (with the
-// group key and every alert), or a Slack-style message rendered from
-// dasha.tmpl.
-type amNotification struct {
-	Receiver string
-	At       time.Time
-	// Webhook.
-	GroupKey string         `json:"groupKey"`
-	Status   string         `json:"status"`
-	Alerts   []webhookAlert `json:"alerts"`
-	// Slack.
-	Attachments []struct {
-		Title string `json:"title"`
-		Text  string `json:"text"`
-	} `json:"attachments"`
-}
-
-// amSink collects the notifications of every receiver: /hook/<receiver>
-// takes the webhook integration, /slack/<receiver> the Slack one.
-type amSink struct {
-	mu    sync.Mutex
-	hooks []amNotification
-	texts []amNotification
-}
-
-func (s *amSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var n amNotification
-	if err := json.Unmarshal(b, &n); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	kind, receiver, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-	n.Receiver, n.At = receiver, time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch kind {
-	case "hook":
-		s.hooks = append(s.hooks, n)
-	case "slack":
-		s.texts = append(s.texts, n)
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-// webhooks returns the webhook notifications of a receiver, in order.
-func (s *amSink) webhooks(receiver string) []amNotification {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []amNotification
-	for _, n := range s.hooks {
-		if n.Receiver == receiver {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// lastText returns the text of the latest Slack-style notification of a
-// receiver whose title contains title.
-func (s *amSink) lastText(receiver, title string) (string, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := len(s.texts) - 1; i >= 0; i-- {
-		n := s.texts[i]
-		if n.Receiver == receiver && len(n.Attachments) > 0 && strings.Contains(n.Attachments[0].Title, title) {
-			return n.Attachments[0].Title, n.Attachments[0].Text
-		}
-	}
-	return "", ""
-}
 
 // groupsNotified returns the distinct groups a receiver was notified of as firing:
 // each is one page (one incident in a pager).
@@ -227,13 +148,7 @@ func exampleAlertmanagerConfig(t *testing.T, root, sinkURL string) string {
 }
 
 func TestFleetPaging(t *testing.T) {
-	if testing.Short() && !testtools.Required() {
-		t.Skip("end-to-end test skipped in -short mode")
-	}
-	promBin := testtools.Find(t, "prometheus")
-	promtool := testtools.Find(t, "promtool")
-	amBin := testtools.Find(t, "prometheus-alertmanager", "alertmanager")
-
+	st := newStack(t, true)
 	size := fleetEnv(t, "DASHA_FLEET_NUMBERS", 2000)
 	failEvery := fleetEnv(t, "DASHA_FLEET_FAIL_EVERY", 50)
 	const newNumbers = 3
@@ -242,11 +157,7 @@ func TestFleetPaging(t *testing.T) {
 	}
 
 	start := time.Now()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
+	root := st.root
 
 	// Phase 0: the fleet healthy, but for a few numbers created minutes ago.
 	healthy := fakeapi.ProviderFleet(size, 0, newNumbers, start)
@@ -258,56 +169,16 @@ func TestFleetPaging(t *testing.T) {
 	sinkSrv := httptest.NewServer(sink)
 	t.Cleanup(sinkSrv.Close)
 
-	exporterBin := buildExporter(t, root, tmp)
-	expAddr := freeAddr(t)
-	exporter := startProc(t, "exporter", tmp,
+	exporterBin := buildExporter(t, root, st.dir)
+	expAddr, _ := st.startExporter(t, exporterBin,
 		[]string{"DASHA_URL=" + apiSrv.URL, "DASHA_API_KEY=" + apiKey},
-		exporterBin, "--web.listen-address="+expAddr, "--dasha.timeout-offset=100ms")
-	waitReady(t, exporter, "http://"+expAddr+"/-/ready", 20*time.Second)
+		"--dasha.timeout-offset=100ms")
 
-	amAddr := freeAddr(t)
-	amDir := filepath.Join(tmp, "alertmanager")
-	mustMkdir(t, amDir)
-	amConfig := filepath.Join(amDir, "alertmanager.yml")
-	writeFile(t, amConfig, exampleAlertmanagerConfig(t, root, sinkSrv.URL))
-	am := startProc(t, "alertmanager", tmp, nil, amBin,
-		"--config.file="+amConfig,
-		"--storage.path="+filepath.Join(amDir, "data"),
-		"--web.listen-address="+amAddr,
-		"--cluster.listen-address=")
-	waitReady(t, am, "http://"+amAddr+"/-/ready", 20*time.Second)
-
-	promDir := filepath.Join(tmp, "prometheus")
-	ruleDir := filepath.Join(promDir, "rules")
-	mustMkdir(t, ruleDir)
-	copyRules(t, filepath.Join(root, "alerts"), ruleDir)
-	checkRules(t, promtool, ruleDir)
-	promAddr := freeAddr(t)
-	promConfig := filepath.Join(promDir, "prometheus.yml")
+	amAddr := st.startAlertmanager(t, exampleAlertmanagerConfig(t, root, sinkSrv.URL))
 	// Listing a few thousand numbers and evaluating hundreds of alerts (each
 	// with a few template queries) every second would starve a small
 	// machine: two seconds for both.
-	writeFile(t, promConfig, fmt.Sprintf(`global:
-  scrape_interval: 2s
-  scrape_timeout: 2s
-  evaluation_interval: 2s
-rule_files:
-  - %q
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: [%q]
-scrape_configs:
-  - job_name: %s
-    static_configs:
-      - targets: [%q]
-`, filepath.Join(ruleDir, "*.yml"), amAddr, jobName, expAddr))
-	prom := startProc(t, "prometheus", tmp, nil, promBin,
-		"--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(promDir, "data"),
-		"--web.listen-address="+promAddr)
-	waitReady(t, prom, "http://"+promAddr+"/-/ready", 30*time.Second)
-	pc := &promClient{base: "http://" + promAddr}
+	pc := st.startPrometheus(t, promSetup{interval: "2s", alertmanager: amAddr, scrapeConfigs: scrapeOne(jobName, expAddr)})
 
 	failingCount := func() (float64, string) {
 		v, err := pc.scalar(`count(dasha:sip_registration_failing:last15m) or vector(0)`)
@@ -580,35 +451,19 @@ func checkFleetDashboards(t *testing.T, pc *promClient, root string, fleet []fak
 		t.Fatalf("counting the numbers in trouble: %v", err)
 	}
 	slow := &slowProm{promClient: pc}
-	vars := map[string]string{}
-	for k, v := range dashboardVars {
-		if _, ok := vars[k]; !ok {
-			vars[k] = v
-		}
-	}
+	vars := maps.Clone(dashboardVars)
 	vars["number"] = fleet[0].PhoneNumber
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d dashboard
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatal(err)
-		}
+		d := loadDashboard(t, f)
 		var walk func([]panel)
 		walk = func(ps []panel) {
 			for _, p := range ps {
 				walk(p.Panels)
 				for _, tg := range p.Targets {
-					expr := varRE.ReplaceAllStringFunc(tg.Expr, func(ref string) string {
-						m := varRE.FindStringSubmatch(ref)
-						if v, ok := vars[m[1]+m[3]+m[5]]; ok {
-							return v
-						}
-						t.Errorf("%s: unknown variable %s", p.Title, ref)
-						return ref
-					})
+					expr, err := expand(vars, tg.Expr)
+					if err != nil {
+						t.Errorf("%s: %v", p.Title, err)
+					}
 					where := fmt.Sprintf("%s (%s) %q/%s", filepath.Base(f), phase, p.Title, tg.RefID)
 					var n int
 					var took time.Duration
