@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -586,6 +587,8 @@ func TestCountItems(t *testing.T) {
 		`{"items":[{"id":"a"}],"totalCount":1}`:           1,
 		`{"items":[{"id":"a,b]"},{"x":[1,2,{}]}, null ]}`: 3,
 		`{"items":[{"id":"\"],["}, 1,"x"]}`:               3,
+		`{"items":[{"id":""},{"id":""},{"":""}]}`:         3,
+		`{"items":["\\",{"a":"\\\"]"},[]]}`:               3,
 		`{"a":{"b":[1,2,3]},"items":[1]}`:                 1,
 		`[1,2,3]`:                                         0,
 	} {
@@ -718,5 +721,39 @@ func TestReadPageBuffer(t *testing.T) {
 	buf, err = readPage(make([]byte, 0, 2*maxPageBody), bytes.NewReader(make([]byte, 2*maxPageBody)), -1)
 	if err != nil || len(buf) != int(maxPageBody)+1 {
 		t.Errorf("big pooled buffer: len %d, %v", len(buf), err)
+	}
+}
+
+// The key file is read again only when it changed (modification time or
+// size): an unchanged file is not read on every request.
+func TestKeyFileIsNotReadWhenUnchanged(t *testing.T) {
+	path := t.TempDir() + "/key"
+	if err := os.WriteFile(path, []byte("key-aaaa"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	kf, err := NewKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same size, same modification time: not a change the file shows.
+	os.WriteFile(path, []byte("key-bbbb"), 0o600)
+	os.Chtimes(path, st.ModTime(), st.ModTime())
+	if k, err := kf.Key(); k != "key-aaaa" || err != nil {
+		t.Errorf("Key = %q, %v; want the key read before", k, err)
+	}
+}
+
+// Keys of 8 bytes and more are redacted from page data; shorter ones (a
+// test's "k", --demo's "demo") would cut ordinary words out of labels.
+func TestShortKeysAreNotRedactedFromData(t *testing.T) {
+	for key, redacted := range map[string]bool{"1234567": false, "12345678": true} {
+		p, err := decodePage(strings.NewReader(`{"items":[{"id":"a","displayName":"x`+key+`"}],"totalCount":1}`), -1, 1000, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Items[0].DisplayName == "x[REDACTED]"; got != redacted {
+			t.Errorf("key of %d bytes: display name %q", len(key), p.Items[0].DisplayName)
+		}
 	}
 }
