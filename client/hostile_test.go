@@ -547,6 +547,7 @@ func TestRedactText(t *testing.T) {
 		"cut abcdefgh\"ij…":                    "cut [REDACTED]…",
 		"cut abc… and abcd…":                   "cut abc… and [REDACTED]…",
 		"…":                                    "…",
+		"… then abcdefgh\"ij…":                 "… then [REDACTED]…",
 		"twice " + key + key + " and abcdefg…": "twice [REDACTED][REDACTED] and [REDACTED]…",
 	} {
 		if got := redactText(in, key); got != want {
@@ -555,6 +556,10 @@ func TestRedactText(t *testing.T) {
 	}
 	if got := redactText("anything", ""); got != "anything" {
 		t.Errorf("no key: %q", got)
+	}
+	// JSON escapes <, > and & where Go's quoting does not.
+	if got := redactText(`key ab\u003ccd\u003eef\u0026gh, ab<cd>ef&gh`, "ab<cd>ef&gh"); got != "key [REDACTED], [REDACTED]" {
+		t.Errorf("JSON-escaped: %q", got)
 	}
 }
 
@@ -721,6 +726,15 @@ func TestReadPageBuffer(t *testing.T) {
 	buf, err = readPage(make([]byte, 0, 2*maxPageBody), bytes.NewReader(make([]byte, 2*maxPageBody)), -1)
 	if err != nil || len(buf) != int(maxPageBody)+1 {
 		t.Errorf("big pooled buffer: len %d, %v", len(buf), err)
+	}
+}
+
+// A key must be one line of printable ASCII without spaces.
+func TestValidateKeyEdges(t *testing.T) {
+	for key, ok := range map[string]bool{"a b": false, "a\tb": false, "a~b": true, "a!b": true, "a\x7fb": false, "aéb": false, " ab ": true} {
+		if _, err := ValidateKey(key); (err == nil) != ok {
+			t.Errorf("ValidateKey(%q) = %v", key, err)
+		}
 	}
 }
 
