@@ -771,3 +771,18 @@ func TestShortKeysAreNotRedactedFromData(t *testing.T) {
 		}
 	}
 }
+
+// Without a TTL no listing is kept: at 100,000 numbers a kept listing is
+// tens of megabytes held for nothing.
+func TestSharedWithoutTTLKeepsNoListing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, c := ftMemClient(t, 10, nil)
+		s := NewShared(c, 0)
+		if _, err := s.List(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if s.cached != nil {
+			t.Error("a listing was kept with the cache off")
+		}
+	})
+}
