@@ -786,3 +786,35 @@ func TestSharedWithoutTTLKeepsNoListing(t *testing.T) {
 		}
 	})
 }
+
+// truncate keeps a text of exactly n bytes whole, and never splits a
+// character.
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{strings.Repeat("a", 64), 64, strings.Repeat("a", 64)},
+		{strings.Repeat("a", 65), 64, strings.Repeat("a", 64) + "…"},
+		{strings.Repeat("é", 40), 63, strings.Repeat("é", 31) + "…"},
+	} {
+		if got := truncate([]byte(tc.in), tc.n); got != tc.want {
+			t.Errorf("truncate(%d bytes, %d) = %q", len(tc.in), tc.n, got)
+		}
+	}
+}
+
+// A page of exactly the limit is read; one byte more is refused.
+func TestPageLimitBoundary(t *testing.T) {
+	page := `{"items":[{"id":"a"}],"totalCount":1}`
+	for size, ok := range map[int]bool{int(maxPageBody): true, int(maxPageBody) + 1: false} {
+		body := page + strings.Repeat(" ", size-len(page))
+		for _, length := range []int64{int64(size), -1} {
+			_, err := decodePage(strings.NewReader(body), length, 1000, "")
+			if (err == nil) != ok {
+				t.Errorf("a page of %d bytes (Content-Length %d): %v", size, length, err)
+			}
+		}
+	}
+}
