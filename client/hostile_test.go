@@ -84,24 +84,25 @@ func TestDeadlineBoundaries(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// arm sets up the fault; it returns the client to list with.
-		arm func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client
+		arm  func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client
+		want string // in the error
 	}{
 		{"before the first round", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
 			d.expire()
 			return ftClient(t, "http://fake.invalid", ftHandlerTransport{fake}, nil)
-		}},
+		}, "stopped before the page at skip=0 was asked for"},
 		{"between rounds: page one lands just before the deadline", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
 			// A new client guesses one page; 2500 numbers need three.
 			return ftClient(t, "http://fake.invalid", ftAfter{rt: ftHandlerTransport{fake}, take: 1000, page: 0, then: d.expire}, nil)
-		}},
+		}, "stopped before the page at skip=1000 was asked for"},
 		{"between rounds of a grown fleet", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
 			c := ftClient(t, "http://fake.invalid", ftAfter{rt: ftHandlerTransport{fake}, take: 1000, page: 0, then: d.expire}, nil)
 			c.lastTotal.Store(1000) // learnt from a smaller fleet
 			return c
-		}},
+		}, "stopped before the page at skip=1000 was asked for"},
 		{"during the second round", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
 			return ftClient(t, "http://fake.invalid", ftAfter{rt: ftHandlerTransport{fake}, take: 1000, page: 1, then: d.expire}, func(cfg *Config) { cfg.Concurrency = 1 })
-		}},
+		}, "stopped before the page at skip=2000 was asked for"},
 		{"before a re-list", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
 			// Page 1 reports a grown list: the listing must be taken
 			// again, and the deadline passes right then.
@@ -113,7 +114,7 @@ func TestDeadlineBoundaries(t *testing.T) {
 				return false
 			})
 			return ftClient(t, "http://fake.invalid", ftAfter{rt: ftHandlerTransport{fake}, take: 1000, page: 1, then: d.expire}, func(cfg *Config) { cfg.Concurrency = 1 })
-		}},
+		}, "stopped before the page at skip=0 was asked for"},
 		{"during a re-list, between its rounds", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
 			var once sync.Once
 			fake.SetInterceptor(func(w http.ResponseWriter, r *http.Request, page int) bool {
@@ -124,7 +125,7 @@ func TestDeadlineBoundaries(t *testing.T) {
 			})
 			// Page 0 answers a second time in the re-list's first round.
 			return ftClient(t, "http://fake.invalid", ftAfter{ftHandlerTransport{fake}, 1000, 0, d.expire, 2, new(atomic.Int64)}, func(cfg *Config) { cfg.Concurrency = 1 })
-		}},
+		}, "stopped before the page at skip=1000 was asked for"},
 		{"during a retry wait", func(t *testing.T, fake *fakeapi.Server, d *ftDeadline) *Client {
 			ftFirstTimes(fake, 0, 1, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Retry-After", "5")
@@ -135,7 +136,7 @@ func TestDeadlineBoundaries(t *testing.T) {
 				d.expire()
 			}()
 			return ftClient(t, "http://fake.invalid", ftHandlerTransport{fake}, nil)
-		}},
+		}, "gave up waiting to retry"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, shared := range []bool{false, true} {
@@ -153,8 +154,8 @@ func TestDeadlineBoundaries(t *testing.T) {
 					if err == nil || l != nil {
 						t.Fatalf("shared=%v: List = %v numbers, %v; want no listing and an error", shared, ftLen(l), err)
 					}
-					if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "deadline") {
-						t.Errorf("shared=%v: error %q does not say the deadline passed", shared, err)
+					if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "deadline") || !strings.Contains(err.Error(), tc.want) {
+						t.Errorf("shared=%v: error %q does not say the deadline passed (%s)", shared, err, tc.want)
 					}
 					// The client learnt nothing from the failed listing.
 					fake.SetInterceptor(nil)
@@ -815,6 +816,33 @@ func TestPageLimitBoundary(t *testing.T) {
 			if (err == nil) != ok {
 				t.Errorf("a page of %d bytes (Content-Length %d): %v", size, length, err)
 			}
+		}
+	}
+}
+
+// The smallest and largest page sizes are accepted, and the configured
+// User-Agent is sent.
+func TestPageSizeBoundsAndUserAgent(t *testing.T) {
+	var agents []string
+	var mu sync.Mutex
+	fake := fakeapi.New(ftKey, ftNumbers(3))
+	fake.SetInterceptor(func(w http.ResponseWriter, r *http.Request, page int) bool {
+		mu.Lock()
+		agents = append(agents, r.Header.Get("User-Agent"))
+		mu.Unlock()
+		return false
+	})
+	for _, size := range []int{1, MaxPageSize} {
+		c := ftClient(t, "http://fake.invalid", ftHandlerTransport{fake}, func(cfg *Config) { cfg.PageSize = size; cfg.UserAgent = "dasha_exporter/test" })
+		l, err := c.List(listCtx(t))
+		if err != nil {
+			t.Fatalf("page size %d: %v", size, err)
+		}
+		ftCheckListing(t, l, fake.Numbers())
+	}
+	for _, a := range agents {
+		if a != "dasha_exporter/test" {
+			t.Errorf("User-Agent %q", a)
 		}
 	}
 }
