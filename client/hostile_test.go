@@ -846,3 +846,33 @@ func TestPageSizeBoundsAndUserAgent(t *testing.T) {
 		}
 	}
 }
+
+// ProblemDetails with only a title or only a detail are still decoded, and
+// a trace id is named only when there is one.
+func TestNewAPIErrorShapes(t *testing.T) {
+	for body, want := range map[string]APIError{
+		`{"title":"Only a title"}`:                 {Title: "Only a title"},
+		`{"detail":"Only a detail"}`:               {Detail: "Only a detail"},
+		`{"title":"T","detail":"D","traceId":"x"}`: {Title: "T", Detail: "D", TraceID: "x"},
+		`{"status":500}`:                           {Detail: `{"status":500}`},
+		`plain text`:                               {Detail: "plain text"},
+	} {
+		e := newAPIError(500, "/p", []byte(body), "")
+		if e.Title != want.Title || e.Detail != want.Detail || e.TraceID != want.TraceID {
+			t.Errorf("newAPIError(%s) = %+v, want %+v", body, *e, want)
+		}
+		if strings.Contains(e.Error(), "traceId") != (want.TraceID != "") {
+			t.Errorf("%s: %q", body, e.Error())
+		}
+	}
+}
+
+// totalCount is believed up to maxTotal inclusive.
+func TestTotalCountCeiling(t *testing.T) {
+	for total, ok := range map[int]bool{maxTotal: true, maxTotal + 1: false} {
+		_, err := decodePage(strings.NewReader(fmt.Sprintf(`{"items":[],"totalCount":%d}`, total)), -1, 1000, "")
+		if (err == nil) != ok {
+			t.Errorf("totalCount %d: %v", total, err)
+		}
+	}
+}
