@@ -799,6 +799,7 @@ func TestTruncate(t *testing.T) {
 		{strings.Repeat("a", 64), 64, strings.Repeat("a", 64)},
 		{strings.Repeat("a", 65), 64, strings.Repeat("a", 64) + "…"},
 		{strings.Repeat("é", 40), 63, strings.Repeat("é", 31) + "…"},
+		{strings.Repeat("\x80", 70), 64, "…"}, // not UTF-8 at all
 	} {
 		if got := truncate([]byte(tc.in), tc.n); got != tc.want {
 			t.Errorf("truncate(%d bytes, %d) = %q", len(tc.in), tc.n, got)

@@ -348,4 +348,8 @@ func TestHeaderValueInTheLog(t *testing.T) {
 	if truncate(exact, 32) != exact || truncate(exact+"y", 32) != exact+"…" || truncate(strings.Repeat("é", 20), 31) != strings.Repeat("é", 15)+"…" {
 		t.Error("truncate cut a header value wrongly")
 	}
+	// A header is bytes, not necessarily UTF-8.
+	if got := truncate(strings.Repeat("\x80", 40), 32); got != "…" {
+		t.Errorf("truncate of continuation bytes = %q", got)
+	}
 }
