@@ -355,8 +355,10 @@ func TestBadTotalCountDoesNotPoisonLaterListings(t *testing.T) {
 		})
 		_, err := c.List(t.Context())
 		ftWantErr(t, err, "kept changing", "totalCount moved from 2500 to 9000000")
-		if n := fake.Requests(); n != 3*maxListings {
-			t.Errorf("the failed listing sent %d requests, want 3 per try", n)
+		// Page 2 of a try may be cancelled by page 1's answer before it
+		// is sent.
+		if n := fake.Requests(); n > 3*maxListings || n < 2*maxListings {
+			t.Errorf("the failed listing sent %d requests, want 2 or 3 per try", n)
 		}
 		// A listing that shifts and then succeeds teaches nothing from
 		// the shift either.
