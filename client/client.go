@@ -264,7 +264,9 @@ func (c *Client) fetchPages(ctx context.Context, pages []*page, from int, reques
 		g.Go(func() (err error) {
 			defer recoverInto(&err)
 			if gctx.Err() != nil {
-				return gctx.Err() // waited for a slot while another page failed
+				// Waited for a slot while another page failed or the
+				// deadline passed.
+				return c.notAskedFor(i, gctx)
 			}
 			p, err := c.fetchPage(gctx, i*c.cfg.PageSize, requests)
 			if err == nil && check != nil {
@@ -281,10 +283,15 @@ func (c *Client) fetchPages(ctx context.Context, pages []*page, from int, reques
 	}
 	for i := from; i < len(pages); i++ {
 		if pages[i] == nil {
-			return fmt.Errorf("stopped before the page at skip=%d was asked for: %w", i*c.cfg.PageSize, cmp.Or(context.Cause(ctx), errNotFetched))
+			return c.notAskedFor(i, ctx)
 		}
 	}
 	return nil
+}
+
+// notAskedFor is the error of page i, never asked for because ctx ended.
+func (c *Client) notAskedFor(i int, ctx context.Context) error {
+	return fmt.Errorf("stopped before the page at skip=%d was asked for: %w", i*c.cfg.PageSize, cmp.Or(context.Cause(ctx), errNotFetched))
 }
 
 // errNotFetched stands for a page left out without a cause; it cannot
@@ -600,11 +607,15 @@ func readAndParse(ctx context.Context, body io.Reader, size int64, take int, key
 	}
 	if slots != nil {
 		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
+		case slots <- struct{}{}: // a free slot: parse what was read
+		default:
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
+			}
 		}
+		defer func() { <-slots }()
 	}
 	return parsePage(data, take, key)
 }

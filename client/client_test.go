@@ -229,6 +229,9 @@ func TestProblemDetailsErrors(t *testing.T) {
 			if !errors.As(err, &apiErr) || apiErr.Status != tc.status {
 				t.Fatalf("error = %v, want an APIError %d", err, tc.status)
 			}
+			if apiErr.Title == "" || apiErr.TraceID != "00-fake-trace-00" || strings.Contains(apiErr.Detail, "{") {
+				t.Errorf("the ProblemDetails were not decoded: %+v", *apiErr)
+			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)

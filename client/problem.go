@@ -59,13 +59,11 @@ const maxProblemBody = 64 << 10
 
 // newAPIError builds an APIError from an error answer's body, which may be
 // ProblemDetails JSON, other text, or empty. An API that echoes the key
-// back must not get it into logs: it is replaced wherever it appears, in
-// the raw body and again in the decoded texts (JSON may escape it, as
-// "\u002B" for "+"). Texts are cut to one short line each.
+// back must not get it into logs: it is redacted from every text kept,
+// after decoding (which undoes JSON escapes such as "\u002B" for "+") and
+// before cutting (which could leave part of it). Texts are cut to one
+// short line each.
 func newAPIError(status int, path string, body []byte, key string) *APIError {
-	if key != "" {
-		body = []byte(redactText(string(body), key))
-	}
 	e := &APIError{Status: status, Path: path}
 	if json.Unmarshal(body, e) != nil || (e.Title == "" && e.Detail == "") {
 		// Not ProblemDetails: keep an excerpt of the text as detail.

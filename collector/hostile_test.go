@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
@@ -237,7 +238,7 @@ func TestIdentityLabelsAreBounded(t *testing.T) {
 func TestCutID(t *testing.T) {
 	long := strings.Repeat("é", 200) // 400 bytes
 	a, b := cutID(long+"a"), cutID(long+"b")
-	if len(a) > maxLabelBytes || a == b || !strings.HasPrefix(a, strings.Repeat("é", 119)) || !strings.Contains(a, "~") {
+	if len(a) > maxLabelBytes || a == b || !strings.HasPrefix(a, strings.Repeat("é", 119)) || !strings.Contains(a, "~") || !utf8.ValidString(a) {
 		t.Errorf("cutID: %q, %q", a, b)
 	}
 	for _, s := range []string{"", "x", strings.Repeat("x", maxLabelBytes)} {
@@ -318,5 +319,37 @@ func TestNilListingIsAFailure(t *testing.T) {
 	resp, body := scrapeOnce(t, h, nil)
 	if resp.StatusCode != http.StatusOK || parse(t, []byte(body))["dasha_up"].GetMetric()[0].GetGauge().GetValue() != 0 {
 		t.Errorf("status %d:\n%s", resp.StatusCode, body)
+	}
+}
+
+// Labels of exactly the bound are kept whole.
+func TestCutAtTheBound(t *testing.T) {
+	exact := strings.Repeat("x", maxLabelBytes)
+	if cut(exact) != exact || cutID(exact) != exact {
+		t.Error("a value of exactly 256 bytes was cut")
+	}
+}
+
+// secondsBetween counts the nanoseconds of both ends.
+func TestSecondsBetween(t *testing.T) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 750_000_000, time.UTC)
+	to := time.Date(2026, 1, 1, 0, 0, 10, 250_000_000, time.UTC)
+	if got := secondsBetween(from, to); got != 9.5 {
+		t.Errorf("secondsBetween = %v, want 9.5", got)
+	}
+	if got := secondsBetween(to, from); got != -9.5 {
+		t.Errorf("secondsBetween backwards = %v, want -9.5", got)
+	}
+}
+
+// A refused header is logged cut to 32 bytes; one of exactly 32 whole.
+func TestHeaderValueInTheLog(t *testing.T) {
+	exact := strings.Repeat("x", 32)
+	if truncate(exact, 32) != exact || truncate(exact+"y", 32) != exact+"…" || truncate(strings.Repeat("é", 20), 31) != strings.Repeat("é", 15)+"…" {
+		t.Error("truncate cut a header value wrongly")
+	}
+	// A header is bytes, not necessarily UTF-8.
+	if got := truncate(strings.Repeat("\x80", 40), 32); got != "…" {
+		t.Errorf("truncate of continuation bytes = %q", got)
 	}
 }
