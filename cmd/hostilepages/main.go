@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dasha-exporter/dasha_exporter/internal/proc"
 )
 
 const apiKey = "hostilepages-key-0123456789"
@@ -163,7 +165,7 @@ func measure(binary, concurrency string, scrapes int, page func(io.Writer, int))
 	go api.Serve(ln)
 	defer api.Close()
 
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return "", 0, 0, err
 	}
@@ -175,7 +177,7 @@ func measure(binary, concurrency string, scrapes int, page func(io.Writer, int))
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	base := "http://" + port
-	if err := waitReady(base + "/-/ready"); err != nil {
+	if err := proc.WaitReady(base + "/-/ready"); err != nil {
 		return "", 0, 0, err
 	}
 	start := time.Now()
@@ -196,42 +198,6 @@ func measure(binary, concurrency string, scrapes int, page func(io.Writer, int))
 		}
 	}
 	wall = time.Since(start) / time.Duration(scrapes)
-	hwm, err = peakRSS(cmd.Process.Pid)
+	_, hwm, err = proc.Memory(cmd.Process.Pid)
 	return up, hwm, wall, err
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitReady(u string) error {
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(u); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("the exporter was not ready at %s within 30s", u)
-}
-
-// peakRSS returns VmHWM in MB.
-func peakRSS(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb * 1024 / 1e6, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }

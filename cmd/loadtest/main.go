@@ -13,7 +13,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
+	"github.com/dasha-exporter/dasha_exporter/internal/proc"
 )
 
 const apiKey = "loadtest-key-0123456789"
@@ -101,7 +101,7 @@ func measure(n, scrapes int, latency time.Duration, binary string, concurrency i
 	}
 	fake.Latency = latency
 
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return err
 	}
@@ -120,12 +120,12 @@ func measure(n, scrapes int, latency time.Duration, binary string, concurrency i
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	pid := cmd.Process.Pid
 	base := "http://" + port
-	if err := waitReady(base + "/-/ready"); err != nil {
+	if err := proc.WaitReady(base + "/-/ready"); err != nil {
 		return err
 	}
 
 	hc := &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: 5 * time.Minute}
-	prevCPU, _ := cpuSeconds(pid)
+	prevCPU, _ := proc.CPUSeconds(pid)
 	prevAlloc := -1.0
 	for i := 1; i <= scrapes; i++ {
 		req, _ := http.NewRequestWithContext(context.Background(), "GET", base+"/metrics", nil)
@@ -152,11 +152,11 @@ func measure(n, scrapes int, latency time.Duration, binary string, concurrency i
 				return err
 			}
 		}
-		cpu, err := cpuSeconds(pid)
+		cpu, err := proc.CPUSeconds(pid)
 		if err != nil {
 			return err
 		}
-		rss, hwm, err := memory(pid)
+		rss, hwm, err := proc.Memory(pid)
 		if err != nil {
 			return err
 		}
@@ -176,61 +176,6 @@ func measure(n, scrapes int, latency time.Duration, binary string, concurrency i
 		prevCPU = cpu
 	}
 	return nil
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitReady(u string) error {
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(u); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("the exporter was not ready at %s within 30s", u)
-}
-
-// cpuSeconds is the process's user plus system CPU time (clock ticks of
-// 1/100 s, as on every Linux this runs on).
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	return (utime + stime) / 100, nil
-}
-
-// memory returns VmRSS and VmHWM (peak RSS) in MB.
-func memory(pid int) (rss, hwm float64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), ":")
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		switch k {
-		case "VmRSS":
-			rss = kb * 1024 / 1e6
-		case "VmHWM":
-			hwm = kb * 1024 / 1e6
-		}
-	}
-	return rss, hwm, sc.Err()
 }
 
 // sampleValues finds unlabelled samples by name.
