@@ -118,9 +118,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger, parsing: make(chan struct{}, min(cfg.Concurrency, runtime.GOMAXPROCS(0)))}
 	if c.http == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = cfg.Concurrency
-		c.http = &http.Client{Transport: t, CheckRedirect: noRedirects}
+		c.http = &http.Client{Transport: newTransport(cfg.Concurrency), CheckRedirect: noRedirects}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

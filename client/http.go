@@ -23,6 +23,15 @@ func (s *HTTPSettings) IsZero() bool {
 	return s.TLS == (config.TLSConfig{}) && s.Proxy.ProxyURL.URL == nil && s.Proxy.NoProxy == "" && !s.Proxy.ProxyFromEnvironment
 }
 
+// newTransport is the transport every client starts from: Go's default
+// (timeouts, HTTP/2, proxy from the environment) keeping up to idlePerHost
+// connections to the API open, one per page fetched at once.
+func newTransport(idlePerHost int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = idlePerHost
+	return t
+}
+
 // NewHTTPClient returns an HTTP client for s that, like the client's
 // default, never follows redirects (the key would go along) and keeps up to
 // idlePerHost connections to the API open. The CA, certificate and key
@@ -43,7 +52,7 @@ func NewHTTPClient(s HTTPSettings, idlePerHost int) (*http.Client, error) {
 		proxy = s.Proxy.Proxy()
 	}
 	newRT := func(tc *tls.Config) (http.RoundTripper, error) {
-		t := http.DefaultTransport.(*http.Transport).Clone()
+		t := newTransport(idlePerHost)
 		t.TLSClientConfig = tc
 		t.Proxy = proxy
 		t.MaxIdleConnsPerHost = idlePerHost
