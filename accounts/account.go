@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -131,11 +130,12 @@ func (a *Account) KeyProblem() error {
 	return err
 }
 
-// redact removes the account's key from a text (belt and braces: the
-// client already keeps it out of its errors).
+// redact removes the account's key from a text, in every spelling the
+// client's own redaction knows (belt and braces: the client already keeps
+// it out of its errors).
 func (a *Account) redact(s string) string {
-	if key, err := a.keys.Key(); err == nil && key != "" {
-		s = strings.ReplaceAll(s, key, "<redacted>")
+	if key, err := a.keys.Key(); err == nil {
+		s = client.RedactText(s, key)
 	}
 	return s
 }

@@ -491,7 +491,7 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProblemBody))
 		apiErr := newAPIError(resp.StatusCode, u.RequestURI(), body, key)
 		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
-			apiErr.Detail = oneLine("redirected to "+redactText(loc, key), maxProblemText)
+			apiErr.Detail = oneLine("redirected to "+RedactText(loc, key), maxProblemText)
 		}
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:

@@ -553,15 +553,15 @@ func TestRedactText(t *testing.T) {
 		"… then abcdefgh\"ij…":                 "… then [REDACTED]…",
 		"twice " + key + key + " and abcdefg…": "twice [REDACTED][REDACTED] and [REDACTED]…",
 	} {
-		if got := redactText(in, key); got != want {
-			t.Errorf("redactText(%q) = %q, want %q", in, got, want)
+		if got := RedactText(in, key); got != want {
+			t.Errorf("RedactText(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := redactText("anything", ""); got != "anything" {
+	if got := RedactText("anything", ""); got != "anything" {
 		t.Errorf("no key: %q", got)
 	}
 	// JSON escapes <, > and & where Go's quoting does not.
-	if got := redactText(`key ab\u003ccd\u003eef\u0026gh, ab<cd>ef&gh`, "ab<cd>ef&gh"); got != "key [REDACTED], [REDACTED]" {
+	if got := RedactText(`key ab\u003ccd\u003eef\u0026gh, ab<cd>ef&gh`, "ab<cd>ef&gh"); got != "key [REDACTED], [REDACTED]" {
 		t.Errorf("JSON-escaped: %q", got)
 	}
 }

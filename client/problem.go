@@ -70,7 +70,7 @@ func newAPIError(status int, path string, body []byte, key string) *APIError {
 		e.Title, e.Type, e.TraceID, e.Detail = "", "", "", string(body)
 	}
 	for _, text := range []*string{&e.Title, &e.Detail, &e.Type, &e.TraceID} {
-		*text = oneLine(redactText(*text, key), maxProblemText)
+		*text = oneLine(RedactText(*text, key), maxProblemText)
 	}
 	e.Status, e.Path = status, path // the body must not override these
 	return e
@@ -83,11 +83,11 @@ const redacted = "[REDACTED]"
 // text was cut off ("…") right after it.
 const minKeyPrefix = 4
 
-// redactText replaces the key in s wherever it appears: as is, escaped
+// RedactText replaces the key in s wherever it appears: as is, escaped
 // the ways an answer or an error message may escape it (JSON, Go quoting,
 // URL query and path escaping), and as the start of the key where a text
 // was cut short right after it.
-func redactText(s, key string) string {
+func RedactText(s, key string) string {
 	if key == "" {
 		return s
 	}
@@ -113,7 +113,7 @@ func redactText(s, key string) string {
 	return s
 }
 
-// keyForms lists the spellings of key that redactText replaces, the key
+// keyForms lists the spellings of key that RedactText replaces, the key
 // itself first.
 func keyForms(key string) []string {
 	forms := []string{key}
@@ -139,7 +139,7 @@ func redactError(err error, key string) error {
 		return err
 	}
 	msg := err.Error()
-	if red := redactText(msg, key); red != msg {
+	if red := RedactText(msg, key); red != msg {
 		return &redactedError{msg: red, err: err}
 	}
 	return err
