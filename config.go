@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,11 +59,6 @@ func (n *wholeNumber) String() string { return strconv.Itoa(int(*n)) }
 
 // defaultURL is the international platform's API.
 const defaultURL = "https://blackbox.dasha.ai"
-
-// maxConcurrency keeps --dasha.concurrency from flooding the API.
-const maxConcurrency = 64
-
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // parseConfig parses args (without the program name); getenv supplies
 // DASHA_API_KEY. Usage and errors go to stderr; the error names the flag.
@@ -155,8 +149,8 @@ func (c *config) validate(rawURL, envKey string) error {
 	switch {
 	case c.pageSize < 1 || c.pageSize > client.MaxPageSize:
 		return fmt.Errorf("--dasha.page-size %d is out of range 1..%d", c.pageSize, client.MaxPageSize)
-	case c.concurrency < 1 || c.concurrency > maxConcurrency:
-		return fmt.Errorf("--dasha.concurrency %d is out of range 1..%d", c.concurrency, maxConcurrency)
+	case c.concurrency < 1 || c.concurrency > client.MaxConcurrency:
+		return fmt.Errorf("--dasha.concurrency %d is out of range 1..%d", c.concurrency, client.MaxConcurrency)
 	case c.timeout <= 0:
 		return fmt.Errorf("--dasha.timeout %v must be positive", c.timeout)
 	case c.timeout > client.MaxListingTime:
@@ -165,7 +159,7 @@ func (c *config) validate(rawURL, envKey string) error {
 		return fmt.Errorf("--dasha.timeout-offset %v must not be negative", c.timeoutOffset)
 	case c.cacheTTL < 0:
 		return fmt.Errorf("--dasha.cache-ttl %v must not be negative", c.cacheTTL)
-	case c.filters.ProviderID != "" && !uuidRE.MatchString(c.filters.ProviderID):
+	case c.filters.ProviderID != "" && !client.IsUUID(c.filters.ProviderID):
 		return fmt.Errorf("--dasha.provider-id %q is not a uuid", c.filters.ProviderID)
 	case c.filters.UnlinkedOnly && c.filters.LinkedAgentID != "":
 		return errors.New("--dasha.unlinked-only and --dasha.linked-agent-id contradict each other; use one")

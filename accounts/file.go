@@ -29,9 +29,6 @@ var Platforms = map[string]string{
 	"ru": "https://blackbox.ru.dasha.ai",
 }
 
-// MaxConcurrency bounds an account's concurrency, as --dasha.concurrency.
-const MaxConcurrency = 64
-
 // maxTimeout is the longest listing deadline an account may set: the cap
 // every listing runs under.
 const maxTimeout = client.MaxListingTime
@@ -42,7 +39,6 @@ const maxNameLen = 128
 var (
 	nameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	uuidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	// keyLikeRE matches a file name that is more likely a pasted key than
 	// a path: long, without a dot or a directory.
 	keyLikeRE = regexp.MustCompile(`^[A-Za-z0-9_+=-]{32,}$`)
@@ -233,7 +229,7 @@ func parseAccount(name string, key, v *yaml.Node, dir string, d Defaults) (Setti
 		case "phone_number":
 			s.Filters.PhoneNumber, err = str(n)
 		case "provider_id":
-			if s.Filters.ProviderID, err = str(n); err == nil && !uuidRE.MatchString(s.Filters.ProviderID) {
+			if s.Filters.ProviderID, err = str(n); err == nil && !client.IsUUID(s.Filters.ProviderID) {
 				err = fmt.Errorf("%q is not a uuid", cut(s.Filters.ProviderID, 64))
 			}
 		case "linked_agent_id":
@@ -247,8 +243,8 @@ func parseAccount(name string, key, v *yaml.Node, dir string, d Defaults) (Setti
 				err = fmt.Errorf("%d is out of range 1..%d", s.PageSize, client.MaxPageSize)
 			}
 		case "concurrency":
-			if s.Concurrency, err = integer(n); err == nil && (s.Concurrency < 1 || s.Concurrency > MaxConcurrency) {
-				err = fmt.Errorf("%d is out of range 1..%d", s.Concurrency, MaxConcurrency)
+			if s.Concurrency, err = integer(n); err == nil && (s.Concurrency < 1 || s.Concurrency > client.MaxConcurrency) {
+				err = fmt.Errorf("%d is out of range 1..%d", s.Concurrency, client.MaxConcurrency)
 			}
 		case "cache_ttl":
 			if s.CacheTTL, err = duration(n); err == nil && s.CacheTTL < 0 {

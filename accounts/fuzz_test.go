@@ -31,7 +31,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, s := range settings {
 			if !ValidName(s.Name) || s.URL == "" || (s.KeyFile == "") == (s.KeyEnv == "") ||
-				s.PageSize < 1 || s.PageSize > client.MaxPageSize || s.Concurrency < 1 || s.Concurrency > MaxConcurrency ||
+				s.PageSize < 1 || s.PageSize > client.MaxPageSize || s.Concurrency < 1 || s.Concurrency > client.MaxConcurrency ||
 				s.Timeout <= 0 || s.TimeoutOffset < 0 || s.CacheTTL < 0 || s.Collector.Validate() != nil {
 				t.Fatalf("accepted settings that cannot serve: %+v", s)
 			}

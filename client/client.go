@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -55,6 +56,17 @@ const (
 	baseBackoff = 100 * time.Millisecond
 	maxBackoff  = 5 * time.Second
 )
+
+// MaxConcurrency bounds how many pages may be fetched at once, whether set
+// by --dasha.concurrency or an account's concurrency: more floods the API
+// (and each page in flight may hold up to maxPageBody).
+const MaxConcurrency = 64
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// IsUUID reports whether s is a uuid, the form the API's providerId filter
+// takes.
+func IsUUID(s string) bool { return uuidRE.MatchString(s) }
 
 // Filters are passed through to the API's query parameters.
 type Filters struct {
