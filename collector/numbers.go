@@ -49,6 +49,12 @@ type rules struct {
 	healthy    map[string]bool
 }
 
+// isHealthy is dasha_sip_registration_healthy's rule: a healthy state and
+// no error.
+func (r *rules) isHealthy(n *client.PhoneNumber) bool {
+	return r.healthy[stateOf(n)] && errorOf(n) == ""
+}
+
 func newRules(states, healthy []string) *rules {
 	r := &rules{states: states, configured: map[string]bool{}, healthy: map[string]bool{}}
 	for _, s := range states {
@@ -97,7 +103,7 @@ var families = []family{
 		help: "For numbers with registration enabled: 1 if the state is one of --registration.healthy-state and there is no error, else 0.",
 		emit: func(s sink, n *client.PhoneNumber, r *rules, _ time.Time) {
 			if n.Registration {
-				s.add(n, boolValue(r.healthy[stateOf(n)] && errorOf(n) == ""), labelValues{})
+				s.add(n, boolValue(r.isHealthy(n)), labelValues{})
 			}
 		},
 	},

@@ -9,7 +9,7 @@ func (o Options) CountUnhealthy(numbers []client.PhoneNumber) int {
 	r := newRules(o.States, o.HealthyStates)
 	n := 0
 	for i := range numbers {
-		if numbers[i].Registration && !(r.healthy[stateOf(&numbers[i])] && errorOf(&numbers[i]) == "") {
+		if numbers[i].Registration && !r.isHealthy(&numbers[i]) {
 			n++
 		}
 	}
