@@ -79,6 +79,14 @@ type Config struct {
 	Metrics     *Metrics     // nil: not counted
 	Logger      *slog.Logger // nil: discarded
 	UserAgent   string
+
+	// KeySource and URLSource name, for people, where the key and the
+	// base URL were set ("api_key_env ACME_KEY", "--dasha.url"), so that
+	// an answer saying either is wrong names what to change. KeySource is
+	// asked each time: whether a key file may be named depends on whether
+	// it exists. Empty: not named.
+	KeySource func() string
+	URLSource string
 }
 
 // Listing is one complete listing of the fleet.
@@ -109,7 +117,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("the API URL must be an absolute http:// or https:// URL")
 	}
 	if cfg.BaseURL.User != nil {
-		return nil, errors.New("the API URL must not carry credentials; the key comes from DASHA_API_KEY or --dasha.api-key-file")
+		return nil, errors.New("the API URL must not carry credentials; the key has a setting of its own")
 	}
 	if cfg.PageSize < 1 || cfg.PageSize > MaxPageSize {
 		return nil, fmt.Errorf("page size %d is out of range 1..%d", cfg.PageSize, MaxPageSize)
