@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/dasha-exporter/dasha_exporter/accounts"
 	"github.com/dasha-exporter/dasha_exporter/client"
 	"github.com/dasha-exporter/dasha_exporter/collector"
 )
@@ -36,6 +37,7 @@ type config struct {
 	logLevel      string
 	logFormat     string
 	web           *web.FlagConfig
+	enableReload  bool // --web.enable-reload: serve /-/reload
 
 	configFile  string   // --config.file: several accounts (see accounts/)
 	configCheck bool     // --config.check: validate the file and exit
@@ -126,6 +128,7 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&c.logFormat, "logfmt", "json")
 	app.Flag("config.file", "YAML file of named accounts, each on /probe?target=<account>; the --dasha.* tuning flags become their defaults. See README.").Envar("DASHA_CONFIG_FILE").StringVar(&c.configFile)
 	app.Flag("config.check", "Validate --config.file and exit: 0 if it is good, 1 with the error otherwise.").BoolVar(&c.configCheck)
+	app.Flag("web.enable-reload", "Serve POST /-/reload (requests from another site's page are refused); --no-web.enable-reload turns it off. SIGHUP reloads either way.").Default("true").BoolVar(&c.enableReload)
 	c.web = kingpinflag.AddFlags(app, ":9612")
 	app.GetFlag("dasha.api-key-file").PlaceHolder("FILE") // not DASHA.API-KEY-FILE in --help
 	return app, rawURL
@@ -169,7 +172,7 @@ func (c *config) validate(rawURL, envKey string) error {
 		return fmt.Errorf("--web.telemetry-path %q would hide the landing page or a health endpoint", c.telemetryPath)
 	}
 	if err := c.collector.Validate(); err != nil {
-		return err
+		return nameStateFlag(err)
 	}
 	if f := *c.web.WebConfigFile; f != "" {
 		if err := web.Validate(f); err != nil {
@@ -231,4 +234,39 @@ func (c *config) validateConfigFile(rawURL, envKey string) error {
 	sort.Strings(c.warnings)
 	c.apiKeyFile, c.apiKey, c.filters = "", "", client.Filters{}
 	return nil
+}
+
+// nameStateFlag names the flag of a state-set option the collector refused.
+func nameStateFlag(err error) error {
+	var fe *collector.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	flag := map[string]string{"states": "--registration.state", "healthy_states": "--registration.healthy-state"}[fe.Field]
+	if flag == "" {
+		return err
+	}
+	return fmt.Errorf("%s %s", flag, fe.Msg)
+}
+
+// accountSettings is the flags' account, named default, as the accounts
+// package serves it: its key from DASHA_API_KEY or --dasha.api-key-file.
+func (c *config) accountSettings() accounts.Settings {
+	s := accounts.Settings{
+		Name:          accounts.FlagsAccount,
+		URL:           c.url.String(),
+		Filters:       c.filters,
+		PageSize:      c.pageSize,
+		Concurrency:   c.concurrency,
+		CacheTTL:      c.cacheTTL,
+		Timeout:       c.timeout,
+		TimeoutOffset: c.timeoutOffset,
+		Collector:     c.collector,
+	}
+	if c.apiKeyFile != "" && !c.demo {
+		s.KeyFile = c.apiKeyFile
+	} else {
+		s.KeyEnv = "DASHA_API_KEY"
+	}
+	return s
 }

@@ -30,39 +30,56 @@ var (
 	DefaultHealthyStates = []string{"Registered"}
 )
 
-// Validate rejects option sets that would give broken state sets.
+// Validate rejects option sets that would give broken state sets. Its
+// errors are *FieldError: they name the option neutrally ("states",
+// "healthy_states"), and the caller says where it was set.
 func (o Options) Validate() error {
 	if len(o.States) == 0 {
-		return errors.New("at least one --registration.state is needed")
+		return fieldError("states", "at least one is needed")
 	}
 	seen := map[string]bool{}
 	for _, s := range o.States {
 		if s == "" {
-			return errors.New("--registration.state must not be empty")
+			return fieldError("states", "a state must not be empty")
 		}
 		if seen[s] {
-			return fmt.Errorf("--registration.state %q is given twice", s)
+			return fieldError("states", "%q is given twice", s)
 		}
 		seen[s] = true
 	}
 	if len(o.HealthyStates) == 0 {
-		return errors.New("at least one --registration.healthy-state is needed")
+		return fieldError("healthy_states", "at least one is needed")
 	}
 	for _, s := range o.HealthyStates {
 		if s == "" {
-			return errors.New("--registration.healthy-state must not be empty")
+			return fieldError("healthy_states", "a state must not be empty")
 		}
 		// States are case-sensitive; a healthy state outside the state set
 		// is most likely a typo that would make every number unhealthy.
 		if !seen[s] {
-			return fmt.Errorf("--registration.healthy-state %q is not one of the --registration.state values %v (states are case-sensitive; add it with --registration.state if it is meant)", s, o.States)
+			return fieldError("healthy_states", "%q is not one of the states %v (states are case-sensitive; add it to the states if it is meant)", s, o.States)
 		}
 	}
 	return nil
 }
 
+// FieldError is an option that is not usable: Field is its neutral name
+// ("states" or "healthy_states"), which the caller turns into the flag or
+// the file's field.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + " " + e.Msg }
+
+func fieldError(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
 // Exporter lists the fleet once per scrape. It keeps only what must outlive
-// a scrape: when a listing last succeeded.
+// a scrape: when a listing last succeeded, and the record of the last
+// listing (for the landing page).
 type Exporter struct {
 	lister client.Lister
 	rules  *rules
@@ -71,7 +88,27 @@ type Exporter struct {
 
 	mu          sync.Mutex
 	lastSuccess time.Time
-	failing     bool // the last listing failed: say so when one succeeds again
+	failing     bool   // the last listing failed: say so when one succeeds again
+	last        Record // the last listing a scrape started or joined
+}
+
+// Record is what the exporter keeps of a listing for people: the landing
+// page shows the last one.
+type Record struct {
+	Time      time.Time     // when it ended; zero before the first listing
+	Took      time.Duration // how long the scrape waited for it
+	Err       string        // why it failed (the client keeps the key out); "" when complete
+	Numbers   int
+	Unhealthy int // numbers dasha_sip_registration_healthy reports 0 for
+	Requests  int // API requests it took, retries included
+	How       client.How
+	Log       *client.ListingLog // the listing's own log; nil when the lister keeps none
+}
+
+// Runner is a lister that also tells how a caller got its listing and
+// hands over the listing's own log (client.Shared is one).
+type Runner interface {
+	Run(ctx context.Context) *client.Run
 }
 
 // New returns an Exporter listing through lister.
@@ -85,15 +122,39 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 	return &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}, nil
 }
 
+// Last returns the record of the last listing a scrape started or joined
+// (a listing reused from the cache is the record already kept).
+func (e *Exporter) Last() Record {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.last
+}
+
+// run lists the fleet through the lister, as a Runner if it is one.
+func (e *Exporter) run(ctx context.Context) *client.Run {
+	if r, ok := e.lister.(Runner); ok {
+		return r.Run(ctx)
+	}
+	l, err := e.lister.List(ctx)
+	return &client.Run{Listing: l, Err: err, How: client.Started}
+}
+
 // Scrape lists the fleet under ctx and returns the result to expose.
 func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	start := e.now()
-	listing, err := e.lister.List(ctx)
+	run := e.run(ctx)
+	listing, err := run.Listing, run.Err
 	if listing == nil && err == nil {
 		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
 	}
 	end := e.now()
-	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
+	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, How: run.How, Log: run.Log, rules: e.rules}
+	rec := Record{Time: end, Took: s.Duration, How: run.How, Log: run.Log}
+	if err != nil {
+		rec.Err = err.Error()
+	} else {
+		rec.Numbers, rec.Unhealthy, rec.Requests = len(listing.Numbers), e.rules.countUnhealthy(listing.Numbers), listing.Requests
+	}
 
 	e.mu.Lock()
 	recovered := err == nil && e.failing
@@ -109,6 +170,16 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		}
 	}
 	s.LastSuccess = e.lastSuccess
+	switch {
+	case run.How != client.Cached:
+		e.last = rec
+	case e.last.Log != run.Log || run.Log == nil:
+		// A cached listing the record does not show yet (the scrape
+		// that started it gave up before it ended): it is the last
+		// listing, from when it was taken.
+		rec.Time = listing.Time
+		e.last = rec
+	}
 	e.mu.Unlock()
 
 	if err != nil {
@@ -131,7 +202,9 @@ type Scrape struct {
 	Duration    time.Duration   // how long the listing took
 	Listing     *client.Listing // nil when it failed
 	Err         error
-	LastSuccess time.Time // zero until a listing succeeds
+	LastSuccess time.Time          // zero until a listing succeeds
+	How         client.How         // started, joined or reused from the cache
+	Log         *client.ListingLog // the listing's own log, if the lister keeps one
 
 	rules *rules
 }
