@@ -95,3 +95,11 @@ func TestKeyFileCreatedLaterAndDeleted(t *testing.T) {
 		t.Errorf("after the file was deleted: %v, want no such file", err)
 	}
 }
+
+func TestIsLoopback(t *testing.T) {
+	for host, want := range map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true, "10.0.0.1": false, "blackbox.dasha.ai": false} {
+		if isLoopback(host) != want {
+			t.Errorf("isLoopback(%q) != %v", host, want)
+		}
+	}
+}
