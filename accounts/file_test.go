@@ -163,4 +163,3 @@ func TestLoadNamesTheFile(t *testing.T) {
 		t.Errorf("Load of a missing file: %v", err)
 	}
 }
-

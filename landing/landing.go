@@ -58,7 +58,7 @@ type row struct {
 	Name     string
 	Where    string
 	Status   collector.Record // the last listing
-	Problem  string // why it has no key, if so
+	Problem  string           // why it has no key, if so
 	ProbeURL string
 	DebugURL string
 }
