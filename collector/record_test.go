@@ -1,8 +1,10 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,4 +62,24 @@ func TestExporterRecordsTheLastListing(t *testing.T) {
 	if r3 := e.Last(); r3.Err != "401 Unauthorized" || r3.Numbers != 0 || r3.How != client.Joined || r3.Log == log {
 		t.Errorf("record of a failed listing: %+v", r3)
 	}
+}
+
+// syncBuffer is a log buffer a listing's goroutines may still write to
+// while the test reads it: a request the scrape stopped waiting for logs
+// when it ends.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
