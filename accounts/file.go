@@ -177,7 +177,7 @@ func parseAccount(name string, key, v *yaml.Node, dir string, d Defaults) (Setti
 	s := Settings{
 		Name: name, PageSize: d.PageSize, Concurrency: d.Concurrency, CacheTTL: d.CacheTTL,
 		Timeout: d.Timeout, TimeoutOffset: d.TimeoutOffset,
-		Collector: collector.Options{States: d.Collector.States, HealthyStates: d.Collector.HealthyStates},
+		Collector: collector.Options{States: d.Collector.States, HealthyStates: d.Collector.HealthyStates, Renders: d.Collector.Renders},
 	}
 	fail := func(n *yaml.Node, field, format string, args ...any) error {
 		return errAt(n, "account %q: %s: %s", name, field, fmt.Sprintf(format, args...))
