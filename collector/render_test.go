@@ -135,7 +135,7 @@ func perNumber(text string) string {
 }
 
 // waitPending waits until n answers are waiting for their listing.
-func waitPending(t *testing.T, e *Exporter, n int) {
+func waitPending(t testing.TB, e *Exporter, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
 		e.renders.mu.Lock()
