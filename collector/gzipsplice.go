@@ -91,7 +91,6 @@ type gzipAnswer struct {
 	w    *bufio.Writer
 	crc  uint32
 	size int64
-	fw   *flate.Writer // for streamed segments; from the pool on first use
 	text *bufio.Writer
 }
 
@@ -111,11 +110,13 @@ func (z *gzipAnswer) segment(seg *segment) error {
 }
 
 func (z *gzipAnswer) stream(write func(*bufio.Writer) error) error {
-	if z.fw == nil {
-		z.fw = flateWriters.Get().(*flate.Writer)
-	}
-	z.fw.Reset(z.w)
-	tc := &textCounter{fw: z.fw, crc: z.crc}
+	// A compressor for this segment only: answers waiting for another's
+	// rendering hold none, so 20 answers in step need a few, not 20 (~1 MB
+	// each).
+	fw := flateWriters.Get().(*flate.Writer)
+	defer flateWriters.Put(fw)
+	fw.Reset(z.w)
+	tc := &textCounter{fw: fw, crc: z.crc}
 	if z.text == nil {
 		z.text = bufio.NewWriterSize(tc, 64<<10)
 	} else {
@@ -127,7 +128,7 @@ func (z *gzipAnswer) stream(write func(*bufio.Writer) error) error {
 	if err := z.text.Flush(); err != nil {
 		return err
 	}
-	if err := z.fw.Flush(); err != nil {
+	if err := fw.Flush(); err != nil {
 		return err
 	}
 	z.crc = tc.crc // the running CRC went on through the text
@@ -136,10 +137,6 @@ func (z *gzipAnswer) stream(write func(*bufio.Writer) error) error {
 }
 
 func (z *gzipAnswer) close() error {
-	if z.fw != nil {
-		flateWriters.Put(z.fw)
-		z.fw = nil
-	}
 	var trailer [8]byte
 	binary.LittleEndian.PutUint32(trailer[:4], z.crc)
 	binary.LittleEndian.PutUint32(trailer[4:], uint32(z.size)) // ISIZE: the length mod 2^32
