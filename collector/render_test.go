@@ -341,3 +341,34 @@ func TestAnswersAreTheTextOfBefore(t *testing.T) {
 		})
 	}
 }
+
+// goneScraper is a scraper that went away: every write fails.
+type goneScraper struct{ h http.Header }
+
+func (w *goneScraper) Header() http.Header       { return w.h }
+func (w *goneScraper) WriteHeader(int)           {}
+func (w *goneScraper) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// TestAnswerCutShortReleasesItsHold: an answer whose scraper went away
+// neither stops the answer it shares a listing with nor keeps the
+// rendering alive.
+func TestAnswerCutShortReleasesItsHold(t *testing.T) {
+	lister := &gatedLister{listing: fixtureListing(t), gate: make(chan struct{})}
+	h, e, stats := sharedHandler(t, lister, 0)
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	var text string
+	var wg sync.WaitGroup
+	wg.Go(func() { h.ServeHTTP(&goneScraper{h: http.Header{}}, req) })
+	wg.Go(func() {
+		resp, raw := scrapeOnce(t, h, http.Header{"Accept-Encoding": {"gzip"}})
+		text = body(t, resp, raw)
+	})
+	waitPending(t, e, 2)
+	close(lister.gate)
+	wg.Wait()
+	if mfs := parse(t, []byte(text)); len(mfs["dasha_sip_registration_state"].GetMetric()) == 0 {
+		t.Error("the answer that was read lacks the fleet")
+	}
+	assertNothingKept(t, e, stats)
+}

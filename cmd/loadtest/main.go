@@ -97,7 +97,7 @@ func run(numbers string, scrapes int, latency time.Duration, binary, repo string
 			fmt.Printf("%-8s %-6s %9s %9s %12s %13s %9s %11s %9s %9s\n",
 				"numbers", "scrape", "wall_s", "cpu_s", "alloc_MB", "exposition_MB", "gzip_MB", "series/num", "rss_MB", "hwm_MB")
 		case "ha", "concurrent":
-			fmt.Printf("%-8s %-6s %9s %11s %7s %9s\n", "numbers", "round", "one_cpu_s", opts.mode+"_cpu_s", "ratio", "hwm_MB")
+			fmt.Printf("%-8s %-6s %9s %11s %7s %9s %9s\n", "numbers", "round", "one_cpu_s", opts.mode+"_cpu_s", "ratio", "listings", "hwm_MB")
 		default:
 			return fmt.Errorf("bad -mode %q", opts.mode)
 		}
@@ -179,7 +179,7 @@ func measure(n, scrapes int, latency time.Duration, binary string, concurrency i
 
 	hc := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}
 	if opts.mode != "sequential" {
-		return compare(hc, base, pid, n, scrapes)
+		return compare(hc, base, pid, n, scrapes, fake)
 	}
 	prevCPU, _ := proc.CPUSeconds(pid)
 	prevAlloc := -1.0
@@ -237,7 +237,7 @@ func measure(n, scrapes int, latency time.Duration, binary string, concurrency i
 // compare runs rounds of one scrape against shared answers (-mode ha or
 // concurrent) and prints the exporter's CPU seconds of each. The first
 // round, which has no page-count guess, is a warm-up and not printed.
-func compare(hc *http.Client, base string, pid, n, rounds int) error {
+func compare(hc *http.Client, base string, pid, n, rounds int, fake *fakeapi.Server) error {
 	one := func() error { return scrapeChecked(hc, base, n) }
 	shared := func() error {
 		if opts.mode == "ha" {
@@ -260,20 +260,25 @@ func compare(hc *http.Client, base string, pid, n, rounds int) error {
 	}
 	var sumOne, sumShared float64
 	for round := 0; round <= rounds; round++ {
+		reqs := fake.Requests()
 		cpuOne, err := cpuOf(pid, one)
 		if err != nil {
 			return err
 		}
+		reqsOne := fake.Requests() - reqs
 		cpuShared, err := cpuOf(pid, shared)
 		if err != nil {
 			return err
 		}
+		// Listings the shared answers made, from the API requests: 1 when
+		// every answer joined one listing (or the partner was cached).
+		listings := float64(fake.Requests()-reqs-reqsOne) / float64(reqsOne)
 		if round == 0 {
 			continue
 		}
 		_, hwm, _ := proc.Memory(pid)
 		sumOne, sumShared = sumOne+cpuOne, sumShared+cpuShared
-		fmt.Printf("%-8d %-6d %9.3f %11.3f %7.2f %9.1f\n", n, round, cpuOne, cpuShared, cpuShared/cpuOne, hwm)
+		fmt.Printf("%-8d %-6d %9.3f %11.3f %7.2f %9.1f %9.1f\n", n, round, cpuOne, cpuShared, cpuShared/cpuOne, listings, hwm)
 	}
 	fmt.Printf("%-8d %-6s %9.3f %11.3f %7.2f\n", n, "mean", sumOne/float64(rounds), sumShared/float64(rounds), sumShared/sumOne)
 	return nil
