@@ -9,6 +9,13 @@ import (
 	"time"
 )
 
+// MaxKeyFileSize bounds an API key file. A key is one line of printable
+// ASCII well under 1 KB (JWTs, the longest kind, stay under 2 KB); 4 KiB
+// leaves room for a trailing newline and white space while
+// keeping a wrong file (a log, /dev/zero, a sparse file of gigabytes) from
+// being read into memory. A larger file is an error, not a truncated key.
+const MaxKeyFileSize = 4 << 10
+
 // KeySource yields the API key for each request.
 type KeySource interface {
 	Key() (string, error)
