@@ -18,39 +18,48 @@ const redacted = "[REDACTED]"
 // text was cut off ("…") right after it.
 const minKeyPrefix = 4
 
+// maxUnescapeLevels is how many layers of escaping RedactText undoes:
+// JSON inside a JSON string, a URL inside JSON, and one more.
+const maxUnescapeLevels = 3
+
 // RedactText replaces the key in s wherever it appears: as is, in any
 // mix of escapes (JSON's \uXXXX for any character and \/, Go's and
-// JavaScript's \xXX, URL %XX, nested up to maxUnescapeLevels deep), and as
-// the start of the key where a text was cut short right after it.
+// JavaScript's \xXX, URL %XX, nested up to maxUnescapeLevels deep: an
+// encoder may escape any character, as .NET's default one writes "+" as
+// \u002B), and as the start of the key where a text was cut short right
+// after it, perhaps inside an escape.
+//
+// Every occurrence is found in the text as given, at each layer of
+// unescaping, and mapped back to the stretch of s that spells it; the
+// stretches are then replaced at once, so that replacing one spelling
+// cannot break up another.
 func RedactText(s, key string) string {
 	if key == "" {
 		return s
 	}
+	text := spelled{b: []byte(s)}
+	var spans [][2]int
 	for _, form := range keyForms(key) {
-		s = strings.ReplaceAll(s, form, redacted)
+		spans = append(spans, text.find(form)...)
 	}
-	s = redactEscaped(s, key)
-	// A text cut off inside the key keeps only its start.
-	for from := 0; ; {
-		i := strings.Index(s[from:], "…")
-		if i < 0 {
-			break
-		}
-		i += from
-		for k := min(len(key)-1, i); k >= minKeyPrefix; k-- {
-			if strings.HasSuffix(s[:i], key[:k]) {
-				s = s[:i-k] + redacted + s[i:]
-				i += len(redacted) - k
+	spans = append(spans, text.findCut(key)...)
+	if strings.ContainsAny(s, `\%`) {
+		spans = append(spans, text.findSpelled(key)...)
+		for range maxUnescapeLevels {
+			var changed bool
+			if text, changed = text.unescape(); !changed {
 				break
 			}
+			spans = append(spans, text.findSpelled(key)...)
+			spans = append(spans, text.findCut(key)...)
 		}
-		from = i + len("…")
 	}
-	return s
+	return replaceSpans(s, spans)
 }
 
-// keyForms lists the spellings of key that RedactText replaces as they
-// are, the key itself first; redactEscaped finds the others.
+// keyForms lists the spellings of key that are looked for as they are,
+// the key itself first. The decoding layers find the same and more; these
+// cost no decoding and cover a text without any escape.
 func keyForms(key string) []string {
 	forms := []string{key}
 	add := func(f string) {
@@ -68,30 +77,9 @@ func keyForms(key string) []string {
 	return forms
 }
 
-// maxUnescapeLevels is how many layers of escaping redactEscaped undoes:
-// JSON inside a JSON string, a URL inside JSON, and one more.
-const maxUnescapeLevels = 3
-
-// redactEscaped replaces every stretch of s that spells the key once its
-// escapes are undone, whichever characters were escaped: an encoder may
-// escape any of them (.NET's default one writes "+" as \u002B).
-func redactEscaped(s, key string) string {
-	if !strings.ContainsAny(s, `\%`) {
-		return s
-	}
-	text := make([]spelledByte, len(s))
-	for i := range len(s) {
-		text[i] = spelledByte{s[i], i, i + 1}
-	}
-	spans := findCutKey(text, key)
-	for range maxUnescapeLevels {
-		var changed bool
-		if text, changed = unescapeOnce(text); !changed {
-			break
-		}
-		spans = append(spans, findKey(text, key)...)
-		spans = append(spans, findCutKey(text, key)...)
-	}
+// replaceSpans replaces each stretch [from, to) of s, overlapping ones
+// merged, with the redaction mark.
+func replaceSpans(s string, spans [][2]int) string {
 	if len(spans) == 0 {
 		return s
 	}
@@ -112,45 +100,127 @@ func redactEscaped(s, key string) string {
 	return b.String()
 }
 
-// spelledByte is one byte of an unescaped text and the stretch [from, to)
-// of the original text that spelled it.
-type spelledByte struct {
-	b        byte
-	from, to int
+// spelled is a text with some layers of escapes undone: b[i] was spelled
+// by the original text's bytes from[i] to from[i+1]. A nil from means no
+// layer was undone (b is the original).
+type spelled struct {
+	b    []byte
+	from []int32
 }
 
-// unescapeOnce undoes one layer of escapes that spell an ASCII byte
-// (a key is printable ASCII): JSON's \" \\ \/ \b \f \n \r \t \uXXXX, \xXX
-// and URL %XX. Anything else is kept as it is.
-func unescapeOnce(in []spelledByte) (out []spelledByte, changed bool) {
-	out = make([]spelledByte, 0, len(in))
-	for i := 0; i < len(in); {
-		c, n := unescapeAt(in, i)
-		if n == 0 {
-			out = append(out, in[i])
-			i++
+// span returns the stretch of the original text that spells b[i:j].
+func (t spelled) span(i, j int) [2]int {
+	if t.from == nil {
+		return [2]int{i, j}
+	}
+	return [2]int{int(t.from[i]), int(t.from[j])}
+}
+
+// find returns the stretches of the original text that spell each
+// occurrence of s in t, overlapping ones included.
+func (t spelled) find(s string) [][2]int {
+	var spans [][2]int
+	for from := 0; ; {
+		i := bytes.Index(t.b[from:], []byte(s))
+		if i < 0 {
+			return spans
+		}
+		i += from
+		spans = append(spans, t.span(i, i+len(s)))
+		from = i + 1
+	}
+}
+
+// findSpelled returns the stretches of the original text that spell key
+// when each escape in them is read either as the byte it spells or as its
+// own characters: a "%" or "\\" before the key may be literal, so reading
+// every escape (as unescape does) could break the key up ("%" then "00…"
+// reads as "%00").
+func (t spelled) findSpelled(key string) [][2]int {
+	var spans [][2]int
+	var ends, next []int
+	for start := range t.b {
+		if c := t.b[start]; c != key[0] && c != '\\' && c != '%' {
 			continue
 		}
-		out = append(out, spelledByte{c, in[i].from, in[i+n-1].to})
-		i += n
-		changed = true
+		ends = append(ends[:0], start)
+		for j := 0; j < len(key) && len(ends) > 0; j++ {
+			next = next[:0]
+			for _, p := range ends {
+				if p < len(t.b) && t.b[p] == key[j] && !slices.Contains(next, p+1) {
+					next = append(next, p+1)
+				}
+				if p < len(t.b) {
+					if c, n := unescapeAt(t.b, p); n > 0 && c == key[j] && !slices.Contains(next, p+n) {
+						next = append(next, p+n)
+					}
+				}
+			}
+			ends, next = next, ends
+		}
+		for _, end := range ends {
+			spans = append(spans, t.span(start, end))
+		}
 	}
+	return spans
+}
+
+// findCut returns the stretches of the original text that spell the
+// start of the key (minKeyPrefix bytes or more) right before an ellipsis,
+// where a text was cut off inside the key, perhaps inside an escape.
+func (t spelled) findCut(key string) [][2]int {
+	var spans [][2]int
+	for from := 0; ; {
+		i := bytes.Index(t.b[from:], []byte("…"))
+		if i < 0 {
+			return spans
+		}
+		i += from
+		from = i + len("…")
+		end := i - partialEscape(t.b[:i])
+		for k := min(len(key)-1, end); k >= minKeyPrefix; k-- {
+			if bytes.HasSuffix(t.b[:end], []byte(key[:k])) {
+				spans = append(spans, t.span(end-k, i))
+				break
+			}
+		}
+	}
+}
+
+// unescape undoes one layer of the escapes that spell an ASCII byte (a
+// key is printable ASCII): JSON's \" \\ \/ \b \f \n \r \t \uXXXX, \xXX
+// and URL %XX. Anything else is kept as it is.
+func (t spelled) unescape() (out spelled, changed bool) {
+	out.b = make([]byte, 0, len(t.b))
+	out.from = make([]int32, 0, len(t.b)+1)
+	for i := 0; i < len(t.b); {
+		c, n := unescapeAt(t.b, i)
+		if n == 0 {
+			c, n = t.b[i], 1
+		} else {
+			changed = true
+		}
+		out.b = append(out.b, c)
+		out.from = append(out.from, int32(t.span(i, i+n)[0]))
+		i += n
+	}
+	out.from = append(out.from, int32(t.span(len(t.b), len(t.b))[0]))
 	return out, changed
 }
 
-// unescapeAt decodes the escape starting at in[i], returning the byte and
+// unescapeAt decodes the escape starting at b[i], returning the byte and
 // the escape's length, or n == 0 when none starts there.
-func unescapeAt(in []spelledByte, i int) (c byte, n int) {
-	switch in[i].b {
+func unescapeAt(b []byte, i int) (c byte, n int) {
+	switch b[i] {
 	case '%':
-		if v, ok := hexAt(in, i+1, 2); ok {
+		if v, ok := hexByte(b[i+1:], 2); ok {
 			return v, 3
 		}
 	case '\\':
-		if i+1 >= len(in) {
+		if i+1 >= len(b) {
 			return 0, 0
 		}
-		switch e := in[i+1].b; e {
+		switch e := b[i+1]; e {
 		case '"', '\\', '/':
 			return e, 2
 		case 'b':
@@ -164,11 +234,11 @@ func unescapeAt(in []spelledByte, i int) (c byte, n int) {
 		case 't':
 			return '\t', 2
 		case 'u':
-			if v, ok := hexAt(in, i+2, 4); ok {
+			if v, ok := hexByte(b[i+2:], 4); ok {
 				return v, 6
 			}
 		case 'x':
-			if v, ok := hexAt(in, i+2, 2); ok {
+			if v, ok := hexByte(b[i+2:], 2); ok {
 				return v, 4
 			}
 		}
@@ -176,79 +246,21 @@ func unescapeAt(in []spelledByte, i int) (c byte, n int) {
 	return 0, 0
 }
 
-// hexAt reads n hexadecimal digits at in[i:] that spell an ASCII byte.
-func hexAt(in []spelledByte, i, n int) (byte, bool) {
-	if i+n > len(in) {
+// hexByte reads n hexadecimal digits at the start of b that spell an
+// ASCII byte.
+func hexByte(b []byte, n int) (byte, bool) {
+	if len(b) < n || !isHex(b[:n]) {
 		return 0, false
 	}
-	v := 0
-	for _, d := range in[i : i+n] {
-		var x int
-		switch c := d.b; {
-		case c >= '0' && c <= '9':
-			x = int(c - '0')
-		case c >= 'a' && c <= 'f':
-			x = int(c-'a') + 10
-		case c >= 'A' && c <= 'F':
-			x = int(c-'A') + 10
-		default:
-			return 0, false
-		}
-		v = v<<4 | x
-	}
-	if v >= 0x80 {
+	v, err := strconv.ParseUint(string(b[:n]), 16, 16)
+	if err != nil || v >= 0x80 {
 		return 0, false
 	}
 	return byte(v), true
 }
 
-// findKey returns the stretches of the original text that spell each
-// occurrence of key in text, overlapping ones included.
-func findKey(text []spelledByte, key string) [][2]int {
-	b := make([]byte, len(text))
-	for i, sb := range text {
-		b[i] = sb.b
-	}
-	var spans [][2]int
-	for from := 0; ; {
-		i := bytes.Index(b[from:], []byte(key))
-		if i < 0 {
-			return spans
-		}
-		i += from
-		spans = append(spans, [2]int{text[i].from, text[i+len(key)-1].to})
-		from = i + 1
-	}
-}
-
-// findCutKey returns the stretches of the original text that spell the
-// start of the key (minKeyPrefix bytes or more) right before an ellipsis,
-// where a text was cut off inside the key, perhaps inside an escape.
-func findCutKey(text []spelledByte, key string) [][2]int {
-	b := make([]byte, len(text))
-	for i, sb := range text {
-		b[i] = sb.b
-	}
-	var spans [][2]int
-	for from := 0; ; {
-		i := bytes.Index(b[from:], []byte("…"))
-		if i < 0 {
-			return spans
-		}
-		i += from
-		from = i + len("…")
-		end := i - partialEscape(b[:i])
-		for k := min(len(key)-1, end); k >= minKeyPrefix; k-- {
-			if bytes.HasSuffix(b[:end], []byte(key[:k])) {
-				spans = append(spans, [2]int{text[end-k].from, text[i-1].to})
-				break
-			}
-		}
-	}
-}
-
 // partialEscape returns the length of the escape that b ends in the
-// middle of ("\u00", "%2"), or 0.
+// middle of ("\\u00", "%2"), or 0.
 func partialEscape(b []byte) int {
 	for n := 1; n <= 5 && n <= len(b); n++ {
 		switch tail := b[len(b)-n:]; tail[0] {
@@ -257,7 +269,7 @@ func partialEscape(b []byte) int {
 				return n
 			}
 		case '%':
-			if isHex(tail[1:]) {
+			if n <= 2 && isHex(tail[1:]) {
 				return n
 			}
 		}
