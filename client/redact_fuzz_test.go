@@ -23,11 +23,11 @@ const fillerAlphabet = " !\"#$%&'()*,:;<>?@[\\]^`{|}\té…"
 // character as %XX), in one of the body shapes APIs use, and checks that
 // the APIError shows no spelling of the key and no 8-byte run of it.
 func FuzzRedactBody(f *testing.F) {
-	issueSpell := make([]byte, len(issueKey))
-	issueSpell[strings.IndexByte(issueKey, '+')] = 1
-	issueSpell[strings.IndexByte(issueKey, '/')] = 3
+	dotnetSpell := make([]byte, len(echoKey))
+	dotnetSpell[strings.IndexByte(echoKey, '+')] = 1
+	dotnetSpell[strings.IndexByte(echoKey, '/')] = 3
 	for shape := range uint8(7) {
-		f.Add([]byte(issueKey), issueSpell, []byte("invalid key "), shape)
+		f.Add([]byte(echoKey), dotnetSpell, []byte("invalid key "), shape)
 	}
 	f.Add([]byte("sk_live_5hT9xQ2mV8"), []byte{1, 2, 4, 0, 1, 2, 4, 0, 1, 2, 4}, []byte(`\%"…`), uint8(5))
 	f.Add([]byte("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc-_"), []byte{2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2}, []byte("x"), uint8(6))

@@ -10,11 +10,11 @@ import (
 	"testing"
 )
 
-// issueKey is the key of issue 15's reproduction; issueEscaped is how
-// .NET's default JSON encoder echoes it.
+// echoKey is a key with characters encoders like to escape;
+// echoEscaped is how .NET's default JSON encoder echoes it.
 const (
-	issueKey     = `test+key/0123456789ABCDEF`
-	issueEscaped = `test\u002Bkey\/0123456789ABCDEF`
+	echoKey     = `test+key/0123456789ABCDEF`
+	echoEscaped = `test\u002Bkey\/0123456789ABCDEF`
 )
 
 // escapeEach spells every character of s as \uXXXX, hex in upper or
@@ -58,15 +58,15 @@ func leaks(text, key string) string {
 	return ""
 }
 
-// Issue 15 item 2 and its class: an error body that echoes the key, in
-// any JSON field or as plain text, escaped however, is redacted from the
+// An error body that echoes the key, in any JSON field or as plain text,
+// escaped however (.NET writes "+" as \u002B), is redacted from the
 // error's text.
 func TestEchoedKeyIsRedactedFromEveryBodyShape(t *testing.T) {
 	spellings := map[string]string{
-		"as .NET writes it":         issueEscaped,
-		"each character, upper hex": escapeEach(issueKey, true),
-		"each character, lower hex": escapeEach(issueKey, false),
-		"raw":                       issueKey,
+		"as .NET writes it":         echoEscaped,
+		"each character, upper hex": escapeEach(echoKey, true),
+		"each character, lower hex": escapeEach(echoKey, false),
+		"raw":                       echoKey,
 	}
 	shapes := map[string]func(echo string) string{
 		"ProblemDetails":   func(e string) string { return `{"title":"Unauthorized","detail":"invalid key ` + e + `"}` },
@@ -80,9 +80,9 @@ func TestEchoedKeyIsRedactedFromEveryBodyShape(t *testing.T) {
 	}
 	for sname, echo := range spellings {
 		for shape, body := range shapes {
-			e := newAPIError(http.StatusUnauthorized, "/api/v1/sip/phone-numbers", []byte(body(echo)), issueKey)
+			e := newAPIError(http.StatusUnauthorized, "/api/v1/sip/phone-numbers", []byte(body(echo)), echoKey)
 			text := e.Error()
-			if how := leaks(text, issueKey); how != "" || strings.Contains(text, "0123456789ABCDEF") {
+			if how := leaks(text, echoKey); how != "" || strings.Contains(text, "0123456789ABCDEF") {
 				t.Errorf("%s, %s: the error shows the key (%s): %s", shape, sname, how, text)
 			}
 			if !strings.Contains(text, redacted) {
@@ -92,20 +92,20 @@ func TestEchoedKeyIsRedactedFromEveryBodyShape(t *testing.T) {
 	}
 }
 
-// The same through a listing: the API answers 401 with the issue's body.
+// The same through a listing: the API answers 401 with .NET's echo.
 func TestIssueEchoIsRedactedFromTheListingError(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"message":"invalid key `+issueEscaped+`"}`)
+		fmt.Fprint(w, `{"message":"invalid key `+echoEscaped+`"}`)
 	})
-	c, _, _ := newTestClient(t, h, func(cfg *Config) { cfg.Key = StaticKey(issueKey) })
+	c, _, _ := newTestClient(t, h, func(cfg *Config) { cfg.Key = StaticKey(echoKey) })
 	_, err := c.List(listCtx(t))
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized {
 		t.Fatalf("List = %v, want the 401", err)
 	}
-	if how := leaks(err.Error(), issueKey); how != "" {
+	if how := leaks(err.Error(), echoKey); how != "" {
 		t.Errorf("the error shows the key (%s): %v", how, err)
 	}
 	if want := `{"message":"invalid key [REDACTED]"}`; apiErr.Detail != want {
@@ -142,7 +142,7 @@ func TestCutEscapedKeyIsRedacted(t *testing.T) {
 		`x test\u002Bkey\…`,
 		`x test%2Bkey%2…`,
 	} {
-		if got := RedactText(in, issueKey); got != "x [REDACTED]…" {
+		if got := RedactText(in, echoKey); got != "x [REDACTED]…" {
 			t.Errorf("RedactText(%q) = %q", in, got)
 		}
 	}
