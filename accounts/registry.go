@@ -248,7 +248,7 @@ func keySource(s *Settings, getenv func(string) string) (keys client.KeySource, 
 		}
 		return client.StaticKey(key), nil
 	}
-	f := &lazyKeyFile{path: s.KeyFile}
+	f := client.NewKeyFile(s.KeyFile)
 	_, err := f.Key()
 	return f, err
 }
@@ -266,25 +266,3 @@ func isLoopback(host string) bool {
 type brokenKey struct{ err error }
 
 func (k brokenKey) Key() (string, error) { return "", k.err }
-
-// lazyKeyFile is a client.KeyFile that may not exist yet.
-type lazyKeyFile struct {
-	path string
-	mu   sync.Mutex
-	file *client.KeyFile
-}
-
-func (f *lazyKeyFile) Key() (string, error) {
-	f.mu.Lock()
-	file := f.file
-	if file == nil {
-		var err error
-		if file, err = client.NewKeyFile(f.path); err != nil {
-			f.mu.Unlock()
-			return "", err
-		}
-		f.file = file
-	}
-	f.mu.Unlock()
-	return file.Key()
-}
