@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,5 +212,116 @@ func TestKeyFileCreatedLater(t *testing.T) {
 	}
 	if k, err := keys.Key(); err != nil || k != "k1" {
 		t.Errorf("after the file appeared: %q, %v", k, err)
+	}
+}
+
+// TestSyntaxErrorsNameTheLineOfTheFault: the YAML library says "line 1:
+// did not find expected key" for a mis-indented line 4 and "line 3" for a
+// tab on line 4.
+func TestSyntaxErrorsNameTheLineOfTheFault(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"mis-indented key", "accounts:\n  a:\n    platform: us\n   api_key_env: K\n", "line 4: this line is indented by 3 spaces, which matches no enclosing block (0, 2 or 4 spaces)"},
+		{"tab in the indentation", "accounts:\n  a:\n    platform: us\n\tapi_key_env: K\n", "line 4: a tab in the indentation"},
+		{"tab after spaces", "accounts:\n  a:\n    platform: us\n    \tapi_key_env: K\n", "line 4: a tab in the indentation"},
+		{"key under a value", "accounts:\n  a:\n    platform: us\n      api_key_env: K\n", "line 4:"},
+		{"mis-indented after a list", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n      states:\n        - Registered\n        - Failed\n     healthy_states: [Failed]\n", "line 9: this line is indented by 5 spaces"},
+		{"unclosed flow list", "accounts:\n  a: [\n", "line 2: did not find expected node content"},
+		{"after a block scalar", "accounts:\n  a:\n    phone_number: |\n      +1555\n\n        text\n    platform: us\n   api_key_env: K\n", "line 8: this line is indented by 3 spaces"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.in), "/etc/dasha", testDefaults)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("Parse = %v\nwant %q...", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDuplicateKeysAtEveryDepth: YAML keys are unique; the library keeps
+// the last of two silently, so insecure_skip_verify: false, then true,
+// was true (issue: duplicate keys inside a nested map were accepted).
+func TestDuplicateKeysAtEveryDepth(t *testing.T) {
+	const head = "accounts:\n  a:\n    platform: us\n    api_key_env: K\n"
+	for _, tc := range []struct{ name, in, want string }{
+		{"tls_config", head + "    tls_config:\n      insecure_skip_verify: false\n      insecure_skip_verify: true\n", `line 7: account "a": tls_config.insecure_skip_verify: given twice (first at line 6)`},
+		{"registration", head + "    registration:\n      states: [A]\n      states: [B]\n", `line 7: account "a": registration.states: given twice (first at line 6)`},
+		{"account field", head + "    api_key_env: L\n", `line 5: account "a": api_key_env: given twice (first at line 4)`},
+		{"top level", head + "accounts: {}\n", `line 5: accounts: given twice (first at line 1)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.in), "/etc/dasha", testDefaults)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("Parse = %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestURLPortOutOfRange(t *testing.T) {
+	for port, want := range map[string]string{
+		"0":     "port 0 is out of range 1..65535",
+		"65536": "port 65536 is out of range 1..65535",
+		"http":  "has a port that is not a number 1..65535",
+		"":      "has an empty port",
+	} {
+		in := "accounts:\n  a:\n    url: \"http://127.0.0.1:" + port + "\"\n    api_key_env: K\n"
+		_, err := Parse([]byte(in), "/etc/dasha", testDefaults)
+		if err == nil || err.Error() != `line 3: account "a": url: `+want {
+			t.Errorf("port %q: %v", port, err)
+		}
+	}
+}
+
+// TestListBounds: 1,000,000 states were accepted; the lists are bounded.
+func TestListBounds(t *testing.T) {
+	const head = "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n"
+	million := "[" + strings.Repeat("S,", 999_999) + "S]"
+	for field, list := range map[string]string{"states": million, "healthy_states": million} {
+		_, err := Parse([]byte(head+"      "+field+": "+list+"\n"), "/etc/dasha", testDefaults)
+		if want := `line 6: account "a": registration.` + field + `: lists 1000000 states; at most 64 are allowed`; err == nil || err.Error() != want {
+			t.Errorf("%s: %v", field, err)
+		}
+	}
+	states := make([]string, 64)
+	for i := range states {
+		states[i] = fmt.Sprint("S", i)
+	}
+	if _, err := Parse([]byte(head+"      states: ["+strings.Join(states, ", ")+"]\n      healthy_states: [S0]\n"), "/etc/dasha", testDefaults); err != nil {
+		t.Errorf("64 states: %v", err)
+	}
+
+	var b strings.Builder
+	b.WriteString("accounts:\n")
+	for i := range MaxAccounts + 1 {
+		fmt.Fprintf(&b, "  a%d: {platform: us, api_key_env: K}\n", i)
+	}
+	if _, err := Parse([]byte(b.String()), "/etc/dasha", testDefaults); err == nil || err.Error() != "line 2: accounts: names 10001 accounts; at most 10000 are allowed" {
+		t.Errorf("10,001 accounts: %v", err)
+	}
+	all := b.String()
+	all = all[:strings.LastIndex(all[:len(all)-1], "\n")+1]
+	got, err := Parse([]byte(all), "/etc/dasha", testDefaults)
+	if err != nil || len(got) != MaxAccounts {
+		t.Errorf("10,000 accounts: %d, %v", len(got), err)
+	}
+}
+
+// TestParseNeverRepeatsAKeySource: a key pasted into api_key_file or
+// api_key_env, whatever its shape, is never in an error of the file.
+func TestParseNeverRepeatsAKeySource(t *testing.T) {
+	for _, value := range []string{
+		"Zm9vYmFy/YmF6cXV4+c2VjcmV0a2V5MTIzNDU2Nzg5MA==",
+		"sk_live_5hT9xQ2mV8",
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+	} {
+		for _, field := range []string{"api_key_file", "api_key_env"} {
+			for _, rest := range []string{"", "    page_size: 0\n", "    api_key_file: /k\n", "    " + field + ": again\n"} {
+				in := "accounts:\n  a:\n    platform: us\n    " + field + ": " + value + "\n" + rest
+				_, err := Parse([]byte(in), "/etc/dasha", testDefaults)
+				if err != nil && strings.Contains(err.Error(), value) {
+					t.Errorf("%s: %s: the error repeats it: %v", field, value, err)
+				}
+			}
+		}
 	}
 }

@@ -74,11 +74,12 @@ func faultLine(data []byte) (line int, why string) {
 		case spaces > top && isKey(rest):
 			return n, fmt.Sprintf("this key is indented by %d spaces under a line that opens no block (a value is already set above, at %d spaces)", spaces, top)
 		case spaces < top:
+			open := columns(indents)
 			for len(indents) > 1 && indents[len(indents)-1] > spaces {
 				indents = indents[:len(indents)-1]
 			}
 			if indents[len(indents)-1] != spaces {
-				return n, fmt.Sprintf("this line is indented by %d spaces, which matches no enclosing block (%s spaces)", spaces, columns(indents))
+				return n, fmt.Sprintf("this line is indented by %d spaces, which matches no enclosing block (%s spaces)", spaces, open)
 			}
 		}
 		opens = opensRE.MatchString(rest)
