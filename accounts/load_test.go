@@ -60,12 +60,12 @@ func TestLoadRefusesAConfigFileThatIsNotASmallRegularFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]string{
-		"/dev/zero": "a device, not a regular file",
-		zeroLink:    "a device, not a regular file",
-		fifo:        "a FIFO (named pipe), not a regular file",
-		fifoLink:    "a FIFO (named pipe), not a regular file",
-		huge:        fmt.Sprintf("larger than %d bytes", MaxConfigSize),
-		dir:         "a directory, not a regular file",
+		"/dev/zero":                       "a device, not a regular file",
+		zeroLink:                          "a device, not a regular file",
+		fifo:                              "a FIFO (named pipe), not a regular file",
+		fifoLink:                          "a FIFO (named pipe), not a regular file",
+		huge:                              fmt.Sprintf("larger than %d bytes", MaxConfigSize),
+		dir:                               "a directory, not a regular file",
 		filepath.Join(dir, "missing.yml"): "no such file",
 	} {
 		_, err := loadWithin(t, path)
