@@ -275,7 +275,12 @@ func TestURLPortOutOfRange(t *testing.T) {
 // TestListBounds: 1,000,000 states were accepted; the lists are bounded.
 func TestListBounds(t *testing.T) {
 	const head = "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n"
-	million := "[" + strings.Repeat("S,", 999_999) + "S]"
+	var m strings.Builder // distinct states: a repeated one is refused as given twice
+	m.WriteString("[S")
+	for i := range 999_999 {
+		fmt.Fprintf(&m, ",S%d", i)
+	}
+	million := m.String() + "]"
 	for field, list := range map[string]string{"states": million, "healthy_states": million} {
 		_, err := Parse([]byte(head+"      "+field+": "+list+"\n"), "/etc/dasha", testDefaults)
 		if want := `line 6: account "a": registration.` + field + `: lists 1000000 states; at most 64 are allowed`; err == nil || err.Error() != want {
