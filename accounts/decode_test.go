@@ -281,9 +281,10 @@ func TestListBounds(t *testing.T) {
 		fmt.Fprintf(&m, ",S%d", i)
 	}
 	million := m.String() + "]"
-	for field, list := range map[string]string{"states": million, "healthy_states": million} {
-		_, err := Parse([]byte(head+"      "+field+": "+list+"\n"), "/etc/dasha", testDefaults)
-		if want := `line 6: account "a": registration.` + field + `: lists 1000000 states; at most 64 are allowed`; err == nil || err.Error() != want {
+	sixtyFive := "[" + strings.Repeat("S, ", 64) + "S]"
+	for field, tc := range map[string]struct{ list, n string }{"states": {million, "1000000"}, "healthy_states": {sixtyFive, "65"}} {
+		_, err := Parse([]byte(head+"      "+field+": "+tc.list+"\n"), "/etc/dasha", testDefaults)
+		if want := `line 6: account "a": registration.` + field + `: lists ` + tc.n + ` states; at most 64 are allowed`; err == nil || err.Error() != want {
 			t.Errorf("%s: %v", field, err)
 		}
 	}
