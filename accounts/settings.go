@@ -225,7 +225,7 @@ func (s *Settings) validateURL() error {
 	if err := checkPort(u); err != nil {
 		return fieldErr("url", "%v", err)
 	}
-	s.URL = strings.TrimSuffix(u.String(), "/")
+	s.URL = strings.TrimRight(u.String(), "/") // every trailing slash: Validate is idempotent
 	return nil
 }
 
