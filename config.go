@@ -241,8 +241,10 @@ func (c *config) validate(rawURL, envKey string) error {
 	}
 	// A FIFO or device would block or never end a read; a missing file
 	// is the key source's to report.
-	if err := accounts.KeyFileProblem(c.apiKeyFile); c.apiKeyFile != "" && err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("--dasha.api-key-file: %v", err)
+	if c.apiKeyFile != "" {
+		if err := accounts.KeyFileProblem(c.apiKeyFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("--dasha.api-key-file: %v", err)
+		}
 	}
 	return nil
 }
