@@ -226,6 +226,10 @@ func TestSyntaxErrorsNameTheLineOfTheFault(t *testing.T) {
 		{"key under a value", "accounts:\n  a:\n    platform: us\n      api_key_env: K\n", "line 4:"},
 		{"mis-indented after a list", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n      states:\n        - Registered\n        - Failed\n     healthy_states: [Failed]\n", "line 9: this line is indented by 5 spaces"},
 		{"unclosed flow list", "accounts:\n  a: [\n", "line 2: did not find expected node content"},
+		// Where the library is right, its line and words stay.
+		{"unclosed quote", "accounts:\n  a:\n    platform: us\n    api_key_env: \"K\n    page_size: 5\n", "line 4: found unexpected end of stream"},
+		{"after lists and a flow map over two lines", "accounts:\n  a:\n    registration:\n      states:\n      - A\n      - B\n    platform: us\n    api_key_env: K\n  b: {platform: us,\n      api_key_env: K}\n  c: [\n", "line 11: did not find expected node content"},
+		{"after a continued plain scalar", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    phone_number: +1\n      555\n  b: x: y\n", "line 7: mapping values are not allowed in this context"},
 		{"after a block scalar", "accounts:\n  a:\n    phone_number: |\n      +1555\n\n        text\n    platform: us\n   api_key_env: K\n", "line 8: this line is indented by 3 spaces"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
