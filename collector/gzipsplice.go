@@ -94,10 +94,10 @@ type gzipAnswer struct {
 	text *bufio.Writer
 }
 
-func newGzipAnswer(w io.Writer) (*gzipAnswer, error) {
+func newGzipAnswer(w io.Writer) *gzipAnswer {
 	bw := bufio.NewWriterSize(w, 32<<10)
-	_, err := bw.Write(gzipHeader)
-	return &gzipAnswer{w: bw}, err
+	bw.Write(gzipHeader) // into the empty buffer: a write error shows at the first flush
+	return &gzipAnswer{w: bw}
 }
 
 func (z *gzipAnswer) segment(seg *segment) error {

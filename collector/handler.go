@@ -90,13 +90,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Vary", "Accept-Encoding")
-	var out answerWriter = newPlainAnswer(w)
+	var out answerWriter
 	if acceptsGzip(r) {
 		w.Header().Set("Content-Encoding", "gzip")
-		if out, err = newGzipAnswer(w); err != nil {
-			h.opts.Logger.Debug("writing metrics", "err", err)
-			return
-		}
+		out = newGzipAnswer(w)
+	} else {
+		out = newPlainAnswer(w)
 	}
 	if err := h.write(out, ans, scrape, mfs); err != nil {
 		h.opts.Logger.Debug("writing metrics", "err", err)
