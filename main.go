@@ -26,6 +26,7 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
+	"github.com/dasha-exporter/dasha_exporter/collector"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 	"github.com/dasha-exporter/dasha_exporter/landing"
 )
@@ -55,11 +56,13 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	for _, w := range cfg.warnings {
 		logger.Warn(w)
 	}
+	cfg.collector.Renders = collector.NewRenderStats() // every account's exporter counts its kept renderings here
 	src, getenv, err := source(ctx, cfg, getenv, logger)
 	if err != nil {
 		return err
 	}
 	reg := newRegistry()
+	reg.MustRegister(cfg.collector.Renders)
 	registry, err := newAccounts(src, cfg, getenv, logger, reg)
 	if err != nil {
 		return err

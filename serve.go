@@ -18,7 +18,7 @@ import (
 
 // flagNames names the flags the flags' account is set with, so that its
 // messages point at them (nothing below main knows a flag).
-var flagNames = accounts.Origin{KeyFile: "--dasha.api-key-file", URL: "--dasha.url"}
+var flagNames = accounts.Names{KeyFile: "--dasha.api-key-file", URL: "--dasha.url"}
 
 // source returns where the accounts come from: the configuration file, or
 // the one account of the flags, named default. With --demo, the flags'
@@ -36,7 +36,7 @@ func source(ctx context.Context, cfg *config, getenv func(string) string, logger
 		cfg.url = u
 		getenv = demoEnv(getenv)
 	}
-	return accounts.Flags{Account: cfg.accountSettings(), Names: flagNames}, getenv, nil
+	return accounts.Flags{Account: cfg.accountSettings(), Flags: flagNames}, getenv, nil
 }
 
 // demoEnv is getenv with the demo's key in DASHA_API_KEY: the fake API

@@ -23,7 +23,7 @@ type Account struct {
 	Settings Settings
 
 	keys     client.KeySource
-	origin   Origin
+	names    Names
 	exporter *collector.Exporter
 	probe    http.Handler // the listing's families only
 	metrics  *client.Metrics
@@ -34,7 +34,7 @@ type Account struct {
 // newAccount builds an account. prev, if not nil, is the account of the
 // same name it replaces: its request metrics carry on counting, so that a
 // changed setting does not reset the account's counters.
-func newAccount(s Settings, keys client.KeySource, origin Origin, prev *Account, opts Options) (*Account, error) {
+func newAccount(s Settings, keys client.KeySource, names Names, prev *Account, opts Options) (*Account, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -56,13 +56,13 @@ func newAccount(s Settings, keys client.KeySource, origin Origin, prev *Account,
 		return nil, err
 	}
 	log := logger
-	if origin.Named {
+	if names.Named {
 		log = log.With("account", s.Name)
 	}
-	a := &Account{Settings: s, keys: keys, origin: origin, log: log, http: hc}
+	a := &Account{Settings: s, keys: keys, names: names, log: log, http: hc}
 	if prev != nil {
 		a.metrics = prev.metrics
-	} else if origin.Named {
+	} else if names.Named {
 		a.metrics = client.NewMetrics(nil, prometheus.Labels{"account": s.Name})
 	} else {
 		a.metrics = client.NewMetrics(nil)
@@ -77,8 +77,8 @@ func newAccount(s Settings, keys client.KeySource, origin Origin, prev *Account,
 		Metrics:     a.metrics,
 		Logger:      log.With("component", "client"),
 		UserAgent:   opts.UserAgent,
-		KeySource:   func() string { return origin.keySourceName(&a.Settings) },
-		URLSource:   origin.urlSourceName(&s),
+		KeySource:   func() string { return names.keySourceName(&a.Settings) },
+		URLSource:   names.urlSourceName(&s),
 	})
 	if err != nil {
 		return nil, err
@@ -88,6 +88,7 @@ func newAccount(s Settings, keys client.KeySource, origin Origin, prev *Account,
 	if err != nil {
 		return nil, err
 	}
+	a.exporter.KeepRenderingsFor(s.CacheTTL) // an HA partner may reuse the cached listing's rendering
 	a.probe = a.Handler(nil)
 	return a, nil
 }

@@ -20,7 +20,7 @@ func flagsRegistry(t *testing.T, logs *bytes.Buffer, key string) (*Registry, *pl
 	s := Settings{Name: FlagsAccount, URL: api.srv.URL, KeyEnv: "DASHA_API_KEY", PageSize: 1000, Concurrency: 1,
 		Timeout: testDefaults.Timeout, Collector: testDefaults.Collector}
 	prom := prometheus.NewRegistry()
-	r, err := NewRegistry(Flags{Account: s, Names: Origin{KeyFile: "--dasha.api-key-file", URL: "--dasha.url"}},
+	r, err := NewRegistry(Flags{Account: s, Flags: Names{KeyFile: "--dasha.api-key-file", URL: "--dasha.url"}},
 		Options{Getenv: func(k string) string { return map[string]string{"DASHA_API_KEY": key}[k] }, Logger: slog.New(slog.NewTextHandler(logs, nil))}, prom)
 	if err != nil {
 		t.Fatal(err)

@@ -1,91 +1,63 @@
 package accounts
 
 import (
+	"errors"
 	"fmt"
 	"net"
-	"regexp"
-	"sync"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
-	"github.com/dasha-exporter/dasha_exporter/internal/smallfile"
 )
 
-// Origin names, for people, the settings an account was set with, so that
-// a message points at what to change: the file's fields, or the flags
-// (which main names; nothing below main knows a flag).
-type Origin struct {
-	// KeyEnv is the setting that names the key's variable
-	// ("api_key_env"), or "" when the variable's own name says it
-	// (DASHA_API_KEY).
-	KeyEnv string
-	// KeyFile is the setting that holds the key file's path
-	// ("api_key_file", "--dasha.api-key-file").
+// Names names, for people, the settings an account's key and URL were set
+// with, so that a message points at what to change: the file's fields, or
+// the flags (which main names; nothing below main knows a flag).
+type Names struct {
+	// KeyFile is the flag that holds the key file's path
+	// ("--dasha.api-key-file"). A variable (DASHA_API_KEY) is named by its
+	// own name.
 	KeyFile string
-	// URL is the setting of the API's address ("--dasha.url"); "" for
-	// the file, whose accounts set "url" or "platform".
+	// URL is the flag of the API's address ("--dasha.url").
 	URL string
-	// Named: the accounts are told apart by name (a configuration
-	// file). Messages then name the account, and the request metrics
-	// carry an account label; the flags' one account has neither, as
-	// /metrics has always shown it.
+	// Named: the accounts are told apart by name (a configuration file):
+	// messages name the account, its field and line (Settings.KeySourceName),
+	// and the request metrics carry an account label. The flags' one
+	// account has neither, as /metrics has always shown it.
 	Named bool
 }
 
-// FileOrigin is the origin of a configuration file's accounts.
-var FileOrigin = Origin{KeyEnv: "api_key_env", KeyFile: "api_key_file", Named: true}
-
-// maxKeyFile bounds a key file: a key is a line of a few hundred bytes.
-const maxKeyFile = 16 << 10
-
-// envNameShownRE and maxEnvName are the contract's rule for showing a
-// variable's name: it must look like one, and be too short to be a key.
-var envNameShownRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-const maxEnvName = 31
+// FileNames names the settings of a configuration file's accounts.
+var FileNames = Names{Named: true}
 
 // keySourceName names where account s's key comes from under the
-// contract's rule for naming key sources: an api_key_file path only while
-// it names an existing regular file, a variable's name only when it looks
+// contract's rule for naming key sources: a key file's path only while it
+// names an existing regular file, a variable's name only when it looks
 // like one; otherwise the setting alone, never its value (which could be
 // a pasted key).
-func (o Origin) keySourceName(s *Settings) string {
-	if s.KeyEnv != "" {
-		if !envNameShownRE.MatchString(s.KeyEnv) || len(s.KeyEnv) > maxEnvName {
-			return o.setting(o.KeyEnv, "the key's variable", s)
-		}
-		if o.KeyEnv == "" {
-			return s.KeyEnv
-		}
-		return o.KeyEnv + " " + s.KeyEnv
+func (n Names) keySourceName(s *Settings) string {
+	switch {
+	case n.Named:
+		return s.KeySourceName()
+	case s.KeyEnv != "" && ShowableEnvName(s.KeyEnv):
+		return s.KeyEnv
+	case s.KeyEnv != "":
+		return "the key's environment variable"
+	case ShowableKeyFile(s.KeyFile):
+		return n.KeyFile + " " + s.KeyFile
+	default:
+		return n.KeyFile
 	}
-	if _, err := smallfile.Stat(s.KeyFile, maxKeyFile); err == nil {
-		return o.KeyFile + " " + s.KeyFile
-	}
-	return o.setting(o.KeyFile, "the key file", s)
 }
 
 // urlSourceName names where account s's API URL was set.
-func (o Origin) urlSourceName(s *Settings) string {
+func (n Names) urlSourceName(s *Settings) string {
 	switch {
-	case o.URL != "":
-		return o.URL
+	case !n.Named:
+		return n.URL
 	case s.Platform != "":
-		return o.setting("platform", "", s)
+		return fmt.Sprintf("platform of account %q", s.Name)
 	default:
-		return o.setting("url", "", s)
+		return fmt.Sprintf("url of account %q", s.Name)
 	}
-}
-
-// setting names a setting without its value, with the account when
-// accounts have names.
-func (o Origin) setting(field, fallback string, s *Settings) string {
-	if field == "" {
-		field = fallback
-	}
-	if o.Named {
-		return fmt.Sprintf("%s of account %q", field, s.Name)
-	}
-	return field
 }
 
 // keySource returns the account's key source; every error it gives names
@@ -93,9 +65,9 @@ func (o Origin) setting(field, fallback string, s *Settings) string {
 // error of the configuration: the source keeps failing with the reason (a
 // key file is looked at again on each request, so creating it later
 // works), and problem says why.
-func keySource(s *Settings, getenv func(string) string, o Origin) (keys client.KeySource, problem error) {
+func keySource(s *Settings, getenv func(string) string, n Names) (keys client.KeySource, problem error) {
 	if s.KeyEnv != "" {
-		name := o.keySourceName(s)
+		name := n.keySourceName(s)
 		v := getenv(s.KeyEnv)
 		if v == "" {
 			err := fmt.Errorf("%s: the environment variable is not set or empty", name)
@@ -108,7 +80,7 @@ func keySource(s *Settings, getenv func(string) string, o Origin) (keys client.K
 		}
 		return client.StaticKey(key), nil
 	}
-	f := &lazyKeyFile{path: s.KeyFile, name: func() string { return o.keySourceName(s) }}
+	f := &namedKeyFile{file: client.NewKeyFile(s.KeyFile), name: func() string { return n.keySourceName(s) }}
 	_, err := f.Key()
 	return f, err
 }
@@ -118,33 +90,20 @@ type brokenKey struct{ err error }
 
 func (k brokenKey) Key() (string, error) { return "", k.err }
 
-// lazyKeyFile is a client.KeyFile that may not exist yet, or stop
-// existing. It never hands the path to an error unless the path names a
-// regular file (see keySourceName).
-type lazyKeyFile struct {
-	path string
-	name func() string
-	mu   sync.Mutex
+// namedKeyFile is a client.KeyFile whose errors, which carry no path (it
+// may be a pasted key), name the key's source under the naming rule.
+type namedKeyFile struct {
 	file *client.KeyFile
+	name func() string
 }
 
-func (f *lazyKeyFile) Key() (string, error) {
-	if _, err := smallfile.Stat(f.path, maxKeyFile); err != nil {
-		return "", fmt.Errorf("%s: %w", f.name(), err)
-	}
-	f.mu.Lock()
-	file := f.file
-	if file == nil {
-		var err error
-		if file, err = client.NewKeyFile(f.path); err != nil {
-			f.mu.Unlock()
-			return "", fmt.Errorf("%s: %w", f.name(), err)
-		}
-		f.file = file
-	}
-	f.mu.Unlock()
-	key, err := file.Key()
+func (f *namedKeyFile) Key() (string, error) {
+	key, err := f.file.Key()
 	if err != nil {
+		var kfe *client.KeyFileError
+		if errors.As(err, &kfe) {
+			err = kfe.Err // "API key file: " is said better by the name
+		}
 		return "", fmt.Errorf("%s: %w", f.name(), err)
 	}
 	return key, nil

@@ -20,32 +20,32 @@ func TestKeySourceNamesOnlyWhatCannotBeAKey(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		s       Settings
-		origin  Origin
+		names   Names
 		value   string
 		want    []string
 		mustNot []string
 	}{
-		{"unset variable", Settings{Name: "a", KeyEnv: "ACME_KEY"}, FileOrigin, "",
+		{"unset variable", Settings{Name: "a", KeyEnv: "ACME_KEY"}, FileNames, "",
 			[]string{"api_key_env ACME_KEY: the environment variable is not set or empty"}, nil},
-		{"bad value", Settings{Name: "a", KeyEnv: "ACME_KEY"}, FileOrigin, "two words " + pastedKey,
+		{"bad value", Settings{Name: "a", KeyEnv: "ACME_KEY"}, FileNames, "two words " + pastedKey,
 			[]string{"api_key_env ACME_KEY: the environment variable does not hold a valid key"}, []string{pastedKey}},
-		{"non-ASCII value", Settings{Name: "a", KeyEnv: "ACME_KEY"}, FileOrigin, pastedKey + "é",
+		{"non-ASCII value", Settings{Name: "a", KeyEnv: "ACME_KEY"}, FileNames, pastedKey + "é",
 			[]string{"api_key_env ACME_KEY"}, []string{pastedKey}},
-		{"key pasted as the variable", Settings{Name: "a", KeyEnv: pastedKey}, FileOrigin, "",
+		{"key pasted as the variable", Settings{Name: "a", KeyEnv: pastedKey}, FileNames, "",
 			[]string{`api_key_env of account "a": the environment variable is not set`}, []string{pastedKey}},
-		{"flags: DASHA_API_KEY", Settings{Name: "default", KeyEnv: "DASHA_API_KEY"}, Origin{KeyFile: "--dasha.api-key-file"}, "",
+		{"flags: DASHA_API_KEY", Settings{Name: "default", KeyEnv: "DASHA_API_KEY"}, Names{KeyFile: "--dasha.api-key-file"}, "",
 			[]string{"DASHA_API_KEY: the environment variable is not set or empty"}, []string{"account"}},
-		{"missing file", Settings{Name: "a", KeyFile: pastedPath}, FileOrigin, "",
+		{"missing file", Settings{Name: "a", KeyFile: pastedPath}, FileNames, "",
 			[]string{`api_key_file of account "a": no such file`}, []string{"sk_live", dir}},
-		{"flags: missing file", Settings{Name: "default", KeyFile: pastedPath}, Origin{KeyFile: "--dasha.api-key-file"}, "",
+		{"flags: missing file", Settings{Name: "default", KeyFile: pastedPath}, Names{KeyFile: "--dasha.api-key-file"}, "",
 			[]string{"--dasha.api-key-file: no such file"}, []string{"sk_live", dir}},
-		{"a directory", Settings{Name: "a", KeyFile: dir}, FileOrigin, "",
+		{"a directory", Settings{Name: "a", KeyFile: dir}, FileNames, "",
 			[]string{`api_key_file of account "a": a directory`}, []string{dir}},
-		{"a regular file with a bad key", Settings{Name: "a", KeyFile: badKeyFile}, FileOrigin, "",
+		{"a regular file with a bad key", Settings{Name: "a", KeyFile: badKeyFile}, FileNames, "",
 			[]string{"api_key_file " + badKeyFile + ":"}, []string{"two words"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			keys, problem := keySource(&tc.s, func(string) string { return tc.value }, tc.origin)
+			keys, problem := keySource(&tc.s, func(string) string { return tc.value }, tc.names)
 			if problem == nil {
 				t.Fatal("no problem reported")
 			}
@@ -68,7 +68,7 @@ func TestKeySourceNamesOnlyWhatCannotBeAKey(t *testing.T) {
 
 func TestKeySourceTrimsTheKey(t *testing.T) {
 	s := Settings{KeyEnv: "ACME_KEY"}
-	keys, problem := keySource(&s, func(string) string { return " " + pastedKey + "\n" }, FileOrigin)
+	keys, problem := keySource(&s, func(string) string { return " " + pastedKey + "\n" }, FileNames)
 	if problem != nil {
 		t.Fatal(problem)
 	}
@@ -80,7 +80,7 @@ func TestKeySourceTrimsTheKey(t *testing.T) {
 func TestKeyFileCreatedLaterAndDeleted(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "key")
 	s := Settings{Name: "a", KeyFile: path}
-	keys, problem := keySource(&s, nil, FileOrigin)
+	keys, problem := keySource(&s, nil, FileNames)
 	if problem == nil {
 		t.Fatal("a missing key file is not reported")
 	}

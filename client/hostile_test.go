@@ -545,7 +545,11 @@ func TestRedactText(t *testing.T) {
 		"no key here":                          "no key here",
 		"x " + key + " y":                      "x [REDACTED] y",
 		`x abcdefgh\"ij/kl+mn y`:               "x [REDACTED] y",
-		`x abcdefgh\u0022ij\/kl\u002bmn y`:     `x abcdefgh\u0022ij\/kl\u002bmn y`, // not a spelling Go's or JSON's encoders produce for it
+		`x abcdefgh\u0022ij\/kl\u002bmn y`:     "x [REDACTED] y", // an encoder may escape any character
+		`x abcdefgh\x22ij%2fkl\u002Bmn y`:      "x [REDACTED] y",
+		`x abcdefgh\\u0022ij\\/kl+mn y`:        "x [REDACTED] y", // escaped twice: JSON inside JSON
+		`x abcdefgh\u0022ij\/kl\u002bm… y`:     "x [REDACTED]… y",
+		`x abcdefgh\u0022ij\/kl\u002bmN y`:     `x abcdefgh\u0022ij\/kl\u002bmN y`,
 		"x abcdefgh%22ij%2Fkl%2Bmn y":          "x [REDACTED] y",
 		"cut abcdefgh\"ij…":                    "cut [REDACTED]…",
 		"cut abc… and abcd…":                   "cut abc… and [REDACTED]…",
@@ -749,8 +753,8 @@ func TestKeyFileIsNotReadWhenUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ := os.Stat(path)
-	kf, err := NewKeyFile(path)
-	if err != nil {
+	kf := NewKeyFile(path)
+	if _, err := kf.Key(); err != nil {
 		t.Fatal(err)
 	}
 	// Same size, same modification time: not a change the file shows.

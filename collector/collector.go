@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +23,8 @@ type Options struct {
 	States []string
 	// HealthyStates count as healthy when there is no error.
 	HealthyStates []string
+	// Renders counts the renderings the exporter keeps; nil counts nothing.
+	Renders *RenderStats
 }
 
 // DefaultStates and DefaultHealthyStates are the flags' defaults.
@@ -30,51 +33,57 @@ var (
 	DefaultHealthyStates = []string{"Registered"}
 )
 
+// MaxStates bounds each list of states: every number exports a series per
+// listed state, and no real API has more than a handful.
+const MaxStates = 64
+
+// An OptionError names the option at fault by a neutral name, "states" or
+// "healthy_states"; the caller says where it was set (a flag, a file).
+type OptionError struct {
+	Option string
+	Msg    string // what is wrong, without the option's name
+}
+
+func (e *OptionError) Error() string { return e.Option + ": " + e.Msg }
+
 // Validate rejects option sets that would give broken state sets. Its
-// errors are *FieldError: they name the option neutrally ("states",
-// "healthy_states"), and the caller says where it was set.
+// errors are *OptionError.
 func (o Options) Validate() error {
-	if len(o.States) == 0 {
-		return fieldError("states", "at least one is needed")
+	if err := checkStates("states", o.States); err != nil {
+		return err
 	}
-	seen := map[string]bool{}
-	for _, s := range o.States {
-		if s == "" {
-			return fieldError("states", "a state must not be empty")
-		}
-		if seen[s] {
-			return fieldError("states", "%q is given twice", s)
-		}
-		seen[s] = true
-	}
-	if len(o.HealthyStates) == 0 {
-		return fieldError("healthy_states", "at least one is needed")
+	if err := checkStates("healthy_states", o.HealthyStates); err != nil {
+		return err
 	}
 	for _, s := range o.HealthyStates {
-		if s == "" {
-			return fieldError("healthy_states", "a state must not be empty")
-		}
 		// States are case-sensitive; a healthy state outside the state set
 		// is most likely a typo that would make every number unhealthy.
-		if !seen[s] {
-			return fieldError("healthy_states", "%q is not one of the states %v (states are case-sensitive; add it to the states if it is meant)", s, o.States)
+		if !slices.Contains(o.States, s) {
+			return &OptionError{"healthy_states", fmt.Sprintf("%q is not one of the states %v (states are case-sensitive)", s, o.States)}
 		}
 	}
 	return nil
 }
 
-// FieldError is an option that is not usable: Field is its neutral name
-// ("states" or "healthy_states"), which the caller turns into the flag or
-// the file's field.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return e.Field + " " + e.Msg }
-
-func fieldError(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+// checkStates accepts 1..MaxStates distinct, non-empty states.
+func checkStates(option string, states []string) error {
+	switch {
+	case len(states) == 0:
+		return &OptionError{option, "needs at least one state"}
+	case len(states) > MaxStates:
+		return &OptionError{option, fmt.Sprintf("lists %d states; at most %d are allowed", len(states), MaxStates)}
+	}
+	seen := make(map[string]bool, len(states))
+	for _, s := range states {
+		if s == "" {
+			return &OptionError{option, "must not be empty"}
+		}
+		if seen[s] {
+			return &OptionError{option, fmt.Sprintf("%q is given twice", s)}
+		}
+		seen[s] = true
+	}
+	return nil
 }
 
 // Exporter lists the fleet once per scrape. It keeps only what must outlive
@@ -90,6 +99,8 @@ type Exporter struct {
 	lastSuccess time.Time
 	failing     bool   // the last listing failed: say so when one succeeds again
 	last        Record // the last listing a scrape started or joined
+
+	renders renderings // what answers sharing a listing share (render.go)
 }
 
 // Record is what the exporter keeps of a listing for people: the landing
@@ -119,7 +130,9 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}, nil
+	e := &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}
+	e.renders.stats = opts.Renders
+	return e, nil
 }
 
 // Last returns the record of the last listing a scrape started or joined
@@ -148,7 +161,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
 	}
 	end := e.now()
-	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, How: run.How, Log: run.Log, rules: e.rules}
+	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, How: run.How, Log: run.Log, rules: e.rules}
 	rec := Record{Time: end, Took: s.Duration, How: run.How, Log: run.Log}
 	if err != nil {
 		rec.Err = err.Error()
@@ -198,7 +211,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 // every metric it yields, built as const metrics; the /metrics handler
 // writes the per-number families with WriteText instead (see text.go).
 type Scrape struct {
-	Time        time.Time       // when the listing ended: expiry is counted from here
+	Time        time.Time       // when the listing ended (see listingEnd): expiry is counted from here
 	Duration    time.Duration   // how long the listing took
 	Listing     *client.Listing // nil when it failed
 	Err         error
