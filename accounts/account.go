@@ -77,8 +77,8 @@ func newAccount(s Settings, keys client.KeySource, names Names, prev *Account, o
 		Metrics:     a.metrics,
 		Logger:      log.With("component", "client"),
 		UserAgent:   opts.UserAgent,
-		KeySource:   func() string { return names.keySourceName(&a.Settings) },
-		URLSource:   names.urlSourceName(&s),
+		KeySetting:  func() string { return names.keySourceName(&a.Settings) },
+		URLSetting:  names.urlSourceName(&s),
 	})
 	if err != nil {
 		return nil, err

@@ -80,13 +80,13 @@ type Config struct {
 	Logger      *slog.Logger // nil: discarded
 	UserAgent   string
 
-	// KeySource and URLSource name, for people, where the key and the
+	// KeySetting and URLSetting name, for people, where the key and the
 	// base URL were set ("api_key_env ACME_KEY", "--dasha.url"), so that
-	// an answer saying either is wrong names what to change. KeySource is
+	// an answer saying either is wrong names what to change. KeySetting is
 	// asked each time: whether a key file may be named depends on whether
 	// it exists. Empty: not named.
-	KeySource func() string
-	URLSource string
+	KeySetting func() string
+	URLSetting string
 }
 
 // Listing is one complete listing of the fleet.

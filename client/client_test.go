@@ -206,7 +206,7 @@ func TestProblemDetailsErrors(t *testing.T) {
 		want   []string
 	}{
 		// The client names no flag: the caller says where the key and
-		// the URL were set (KeySource, URLSource).
+		// the URL were set (KeySetting, URLSetting).
 		{http.StatusUnauthorized, []string{"401 Unauthorized", "The API key is invalid or expired.", "check the key", "the key comes from api_key_env ACME_KEY, the API URL from url of account acme"}},
 		{http.StatusForbidden, []string{"403 Forbidden", "Nope", "the key comes from api_key_env ACME_KEY"}},
 		{http.StatusNotFound, []string{"404 Not Found", "check the API URL", "the API URL from url of account acme"}},
@@ -225,8 +225,8 @@ func TestProblemDetailsErrors(t *testing.T) {
 				if tc.status == http.StatusUnauthorized {
 					cfg.Key = StaticKey("sk-wrong-key")
 				}
-				cfg.KeySource = func() string { return "api_key_env ACME_KEY" }
-				cfg.URLSource = "url of account acme"
+				cfg.KeySetting = func() string { return "api_key_env ACME_KEY" }
+				cfg.URLSetting = "url of account acme"
 			})
 			_, err := c.List(listCtx(t))
 			var apiErr *APIError

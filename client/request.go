@@ -221,19 +221,19 @@ func unwrapURLError(err error) error {
 }
 
 // nameSources adds to an answer that says the key or the URL is wrong where
-// the operator set them (Config.KeySource, Config.URLSource), so that the
+// the operator set them (Config.KeySetting, Config.URLSetting), so that the
 // message points at what to change in this mode: the client knows no flag
 // or file field.
 func (c *Client) nameSources(e *APIError) error {
 	var where []string
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
-		if c.cfg.KeySource != nil {
-			where = append(where, "the key comes from "+c.cfg.KeySource())
+		if c.cfg.KeySetting != nil {
+			where = append(where, "the key comes from "+c.cfg.KeySetting())
 		}
 	}
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusNotFound || e.Status/100 == 3 {
-		if c.cfg.URLSource != "" {
-			where = append(where, "the API URL from "+c.cfg.URLSource)
+		if c.cfg.URLSetting != "" {
+			where = append(where, "the API URL from "+c.cfg.URLSetting)
 		}
 	}
 	if len(where) == 0 {
