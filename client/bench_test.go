@@ -32,7 +32,7 @@ func BenchmarkList(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				l, err := c.List(b.Context())
-				if err != nil || len(l.Numbers) != n {
+				if err != nil || l.Len() != n {
 					b.Fatalf("listing: %v", err)
 				}
 			}

@@ -204,7 +204,7 @@ func TestIdentityLabelsAreBounded(t *testing.T) {
 		}
 	}
 	numbers = append(numbers, client.PhoneNumber{ID: "8d0e9c1a-0000-4000-8000-000000000001", PhoneNumber: "+14155550100"})
-	scrape := newTestExporter(t, &stubLister{results: []stubResult{{listing: &client.Listing{Numbers: numbers}}}}, Options{}).Scrape(context.Background())
+	scrape := newTestExporter(t, &stubLister{results: []stubResult{{listing: client.NewListing(numbers)}}}, Options{}).Scrape(context.Background())
 	var text bytes.Buffer
 	if err := scrape.WriteText(&text); err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestExpiryFarAway(t *testing.T) {
 		scrapeTime.Add(1800*time.Second + 250*time.Millisecond),
 	} {
 		n := client.PhoneNumber{ID: "a", Registration: true, RegistrationStatus: &client.RegistrationStatus{State: "Registered", ExpiresAt: client.Time{Time: expires}}}
-		scrape := newTestExporter(t, &stubLister{results: []stubResult{{listing: &client.Listing{Numbers: []client.PhoneNumber{n}}}}}, Options{}).Scrape(context.Background())
+		scrape := newTestExporter(t, &stubLister{results: []stubResult{{listing: client.NewListing([]client.PhoneNumber{n})}}}, Options{}).Scrape(context.Background())
 		var text bytes.Buffer
 		if err := scrape.WriteText(&text); err != nil {
 			t.Fatal(err)
@@ -283,7 +283,7 @@ func TestWriteTextStopsAtTheFirstFamily(t *testing.T) {
 	for i := range numbers {
 		numbers[i] = client.PhoneNumber{ID: strings.Repeat("x", 30) + strconv.Itoa(i), PhoneNumber: "+1555", Registration: true}
 	}
-	e := newTestExporter(t, &stubLister{results: []stubResult{{listing: &client.Listing{Numbers: numbers}}}}, Options{})
+	e := newTestExporter(t, &stubLister{results: []stubResult{{listing: client.NewListing(numbers)}}}, Options{})
 	w := &failingWriter{}
 	err := e.Scrape(context.Background()).WriteText(w)
 	if err == nil || !strings.Contains(err.Error(), "writing dasha_sip_phone_number_info: broken pipe") {

@@ -31,18 +31,31 @@ func (s *Scrape) WriteText(w io.Writer) error {
 	if !ok {
 		bw = bufio.NewWriterSize(w, 64<<10)
 	}
-	ts := &textSink{w: bw}
-	for _, f := range families {
-		ts.start(f)
-		for j := range s.Listing.Numbers {
-			f.emit(ts, &s.Listing.Numbers[j], s.rules, s.Time)
-		}
-		if ts.err != nil {
-			// The scraper went away: stop formatting, and say where.
-			return fmt.Errorf("writing %s: %w", f.name, ts.err)
+	for i := range families {
+		if err := s.writeFamily(bw, i); err != nil {
+			return err
 		}
 	}
 	return bw.Flush()
+}
+
+// writeFamily writes family i: its HELP and TYPE lines and every sample,
+// walking the compact listing without allocating.
+func (s *Scrape) writeFamily(w *bufio.Writer, i int) error {
+	f := families[i]
+	ts := &textSink{w: w}
+	ts.start(f)
+	for _, n := range s.Listing.All() {
+		f.emit(ts, n, s.rules, s.Time)
+		if ts.err != nil {
+			break
+		}
+	}
+	if ts.err != nil {
+		// The scraper went away: stop formatting, and say where.
+		return fmt.Errorf("writing %s: %w", f.name, ts.err)
+	}
+	return nil
 }
 
 // textSink writes the samples of one family. Labels are written sorted by
