@@ -56,13 +56,13 @@ func TestIDsThatWouldExportAlikeFailTheListing(t *testing.T) {
 
 func TestEscapedID(t *testing.T) {
 	for lit, want := range map[string]string{
-		`"plain"`:             "",
+		`"plain"`:              "",
 		`"caf\u00e9 \"q\" \/"`: "",
-		"\"\xff\"":            `\xff`,
-		"\"\xed\xa0\x80\"":    `\xed\xa0\x80`, // a surrogate in UTF-8 bytes
-		`"\udc00x"`:           `\udc00x`,
-		"\"\\u005c\xff\"":     `\\\xff`,
-		"\"\\n\\t\xc3\"":      "\n\t\\xc3",
+		"\"\xff\"":             `\xff`,
+		"\"\xed\xa0\x80\"":     `\xed\xa0\x80`, // a surrogate in UTF-8 bytes
+		`"\udc00x"`:            `\udc00x`,
+		"\"\\u005c\xff\"":      `\\\xff`,
+		"\"\\n\\t\xc3\"":       "\n\t\\xc3",
 	} {
 		got, lossy := escapedID([]byte(lit))
 		if lossy != (want != "") || got != want && want != "" {

@@ -8,6 +8,7 @@
 // VmHWM).
 //
 //	go run ./cmd/loadtest -numbers 1000,10000,100000 -scrapes 5
+//	go run ./cmd/loadtest -numbers 100000 -scrapes 1 -random-ids   # one lone scrape's peak RSS
 //
 // It runs on Linux only (it reads /proc).
 package main
@@ -44,15 +45,16 @@ func main() {
 		concurrency = flag.Int("concurrency", 4, "--dasha.concurrency")
 		extraArgs   = flag.String("args", "", "extra exporter flags, space separated")
 		env         = flag.String("env", "", "extra exporter environment, e.g. GOGC=50, comma separated")
+		randomIDs   = flag.Bool("random-ids", false, "random uuids as ids and credentials, as a real fleet has (the default fleet's ids are sequential)")
 	)
 	flag.Parse()
-	if err := run(*numbers, *scrapes, *latency, *binary, *repo, *concurrency, *extraArgs, *env); err != nil {
+	if err := run(*numbers, *scrapes, *latency, *binary, *repo, *concurrency, *extraArgs, *env, *randomIDs); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(numbers string, scrapes int, latency time.Duration, binary, repo string, concurrency int, extraArgs, env string) error {
+func run(numbers string, scrapes int, latency time.Duration, binary, repo string, concurrency int, extraArgs, env string, randomIDs bool) error {
 	if binary == "" {
 		dir, err := os.MkdirTemp("", "loadtest")
 		if err != nil {
@@ -73,15 +75,19 @@ func run(numbers string, scrapes int, latency time.Duration, binary, repo string
 		if err != nil {
 			return fmt.Errorf("bad -numbers %q", numbers)
 		}
-		if err := measure(n, scrapes, latency, binary, concurrency, extraArgs, env); err != nil {
+		if err := measure(n, scrapes, latency, binary, concurrency, extraArgs, env, randomIDs); err != nil {
 			return fmt.Errorf("%d numbers: %w", n, err)
 		}
 	}
 	return nil
 }
 
-func measure(n, scrapes int, latency time.Duration, binary string, concurrency int, extraArgs, env string) error {
-	fake := fakeapi.New(apiKey, fakeapi.Fleet(n, time.Now()))
+func measure(n, scrapes int, latency time.Duration, binary string, concurrency int, extraArgs, env string, randomIDs bool) error {
+	fleet := fakeapi.Fleet(n, time.Now())
+	if randomIDs {
+		fleet = fakeapi.RandomIDs(fleet, 1)
+	}
+	fake := fakeapi.New(apiKey, fleet)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
