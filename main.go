@@ -180,7 +180,11 @@ func keySource(cfg *config) (client.KeySource, error) {
 	case cfg.demo:
 		return client.StaticKey("demo"), nil
 	case cfg.apiKeyFile != "":
-		return client.NewKeyFile(cfg.apiKeyFile)
+		kf := client.NewKeyFile(cfg.apiKeyFile)
+		if _, err := kf.Key(); err != nil {
+			return nil, err
+		}
+		return kf, nil
 	default:
 		return client.StaticKey(cfg.apiKey), nil
 	}

@@ -96,13 +96,12 @@ type Client struct {
 	parsing chan struct{}
 }
 
-// New checks cfg and returns a Client.
+// New checks cfg and returns a Client. The URL and ranges are the
+// caller's to validate (accounts.Settings.Validate, which names the field
+// and its source); New only refuses a Config it could not work with.
 func New(cfg Config) (*Client, error) {
-	if cfg.BaseURL == nil || (cfg.BaseURL.Scheme != "http" && cfg.BaseURL.Scheme != "https") || cfg.BaseURL.Host == "" {
-		return nil, errors.New("the API URL must be an absolute http:// or https:// URL")
-	}
-	if cfg.BaseURL.User != nil {
-		return nil, errors.New("the API URL must not carry credentials; the key comes from DASHA_API_KEY or --dasha.api-key-file")
+	if cfg.BaseURL == nil || (cfg.BaseURL.Scheme != "http" && cfg.BaseURL.Scheme != "https") || cfg.BaseURL.Host == "" || cfg.BaseURL.User != nil {
+		return nil, errors.New("the API URL must be an absolute http:// or https:// URL without credentials")
 	}
 	if cfg.PageSize < 1 || cfg.PageSize > MaxPageSize {
 		return nil, fmt.Errorf("page size %d is out of range 1..%d", cfg.PageSize, MaxPageSize)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,33 +32,55 @@ var (
 	DefaultHealthyStates = []string{"Registered"}
 )
 
-// Validate rejects option sets that would give broken state sets.
+// MaxStates bounds each list of states: every number exports a series per
+// listed state, and no real API has more than a handful.
+const MaxStates = 64
+
+// An OptionError names the option at fault by a neutral name, "states" or
+// "healthy_states"; the caller says where it was set (a flag, a file).
+type OptionError struct {
+	Option string
+	Msg    string // what is wrong, without the option's name
+}
+
+func (e *OptionError) Error() string { return e.Option + ": " + e.Msg }
+
+// Validate rejects option sets that would give broken state sets. Its
+// errors are *OptionError.
 func (o Options) Validate() error {
-	if len(o.States) == 0 {
-		return errors.New("at least one --registration.state is needed")
+	if err := checkStates("states", o.States); err != nil {
+		return err
 	}
-	seen := map[string]bool{}
-	for _, s := range o.States {
-		if s == "" {
-			return errors.New("--registration.state must not be empty")
-		}
-		if seen[s] {
-			return fmt.Errorf("--registration.state %q is given twice", s)
-		}
-		seen[s] = true
-	}
-	if len(o.HealthyStates) == 0 {
-		return errors.New("at least one --registration.healthy-state is needed")
+	if err := checkStates("healthy_states", o.HealthyStates); err != nil {
+		return err
 	}
 	for _, s := range o.HealthyStates {
-		if s == "" {
-			return errors.New("--registration.healthy-state must not be empty")
-		}
 		// States are case-sensitive; a healthy state outside the state set
 		// is most likely a typo that would make every number unhealthy.
-		if !seen[s] {
-			return fmt.Errorf("--registration.healthy-state %q is not one of the --registration.state values %v (states are case-sensitive; add it with --registration.state if it is meant)", s, o.States)
+		if !slices.Contains(o.States, s) {
+			return &OptionError{"healthy_states", fmt.Sprintf("%q is not one of the states %v (states are case-sensitive)", s, o.States)}
 		}
+	}
+	return nil
+}
+
+// checkStates accepts 1..MaxStates distinct, non-empty states.
+func checkStates(option string, states []string) error {
+	switch {
+	case len(states) == 0:
+		return &OptionError{option, "needs at least one state"}
+	case len(states) > MaxStates:
+		return &OptionError{option, fmt.Sprintf("lists %d states; at most %d are allowed", len(states), MaxStates)}
+	}
+	seen := make(map[string]bool, len(states))
+	for _, s := range states {
+		if s == "" {
+			return &OptionError{option, "must not be empty"}
+		}
+		if seen[s] {
+			return &OptionError{option, fmt.Sprintf("%q is given twice", s)}
+		}
+		seen[s] = true
 	}
 	return nil
 }
