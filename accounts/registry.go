@@ -93,11 +93,14 @@ func Check(path string, opts Options) (warnings []string, err error) {
 	}
 	for _, s := range settings {
 		keys, problem := keySource(&s, opts.Getenv)
-		if problem != nil && s.KeyFile != "" && !ShowableKeyFile(s.KeyFile) {
-			// The path may be a pasted key: name the field and line instead.
-			if named := s.keyFileProblem(); named != nil {
-				problem = named
+		if problem != nil && s.KeyFile != "" {
+			// The key file's errors carry no path (it may be a pasted
+			// key): name the source under the naming rule.
+			reason := problem
+			if bare := errors.Unwrap(problem); bare != nil {
+				reason = bare
 			}
+			problem = fmt.Errorf("%s: %w", s.KeySourceName(), reason)
 		}
 		if problem != nil {
 			warnings = append(warnings, fmt.Sprintf("account %q: %v", s.Name, problem))
