@@ -2,9 +2,9 @@
 // phone number, page by page, under the caller's deadline.
 //
 // client.go holds the configuration and the Client; list.go lists the fleet
-// and assembles it from its pages; listing.go holds a listing compactly and
-// identity.go keeps its ids distinct; request.go sends one request, with
-// retries and backoff; page.go reads and parses one page.
+// and assembles it from its pages; listing.go and block.go hold a listing
+// compactly, identity.go keeps its ids distinct; request.go sends one
+// request, with retries and backoff; page.go reads and parses one page.
 package client
 
 import (
