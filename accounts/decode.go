@@ -104,7 +104,7 @@ func decodeAccount(name string, key, v *yaml.Node, dir string, d Defaults) (Sett
 	s := Settings{
 		Name: name, PageSize: d.PageSize, Concurrency: d.Concurrency, CacheTTL: d.CacheTTL,
 		Timeout: d.Timeout, TimeoutOffset: d.TimeoutOffset,
-		Collector: collector.Options{States: d.Collector.States, HealthyStates: d.Collector.HealthyStates},
+		Collector: collector.Options{States: d.Collector.States, HealthyStates: d.Collector.HealthyStates, Renders: d.Collector.Renders},
 		Origin:    Origin{Line: key.Line, Lines: map[string]int{}},
 	}
 	ctx := fmt.Sprintf("account %q: ", name)

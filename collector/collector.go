@@ -24,6 +24,8 @@ type Options struct {
 	States []string
 	// HealthyStates count as healthy when there is no error.
 	HealthyStates []string
+	// Renders counts the renderings the exporter keeps; nil counts nothing.
+	Renders *RenderStats
 }
 
 // DefaultStates and DefaultHealthyStates are the flags' defaults.
@@ -96,6 +98,8 @@ type Exporter struct {
 	mu          sync.Mutex
 	lastSuccess time.Time
 	failing     bool // the last listing failed: say so when one succeeds again
+
+	renders renderings // what answers sharing a listing share (render.go)
 }
 
 // New returns an Exporter listing through lister.
@@ -106,7 +110,9 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}, nil
+	e := &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}
+	e.renders.stats = opts.Renders
+	return e, nil
 }
 
 // Scrape lists the fleet under ctx and returns the result to expose.
@@ -117,7 +123,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
 	}
 	end := e.now()
-	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
+	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
 
 	e.mu.Lock()
 	recovered := err == nil && e.failing
@@ -151,7 +157,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 // every metric it yields, built as const metrics; the /metrics handler
 // writes the per-number families with WriteText instead (see text.go).
 type Scrape struct {
-	Time        time.Time       // when the listing ended: expiry is counted from here
+	Time        time.Time       // when the listing ended (see listingEnd): expiry is counted from here
 	Duration    time.Duration   // how long the listing took
 	Listing     *client.Listing // nil when it failed
 	Err         error

@@ -39,8 +39,10 @@ func (s *Scrape) WriteText(w io.Writer) error {
 	return bw.Flush()
 }
 
-// writeFamily writes family i: its HELP and TYPE lines and every sample,
-// walking the compact listing without allocating.
+// writeFamily writes family i of a successful listing: its HELP and TYPE
+// lines and every sample, walking the compact listing without allocating.
+// It stops formatting at the first write error (the scraper went away) and
+// says which family it was writing.
 func (s *Scrape) writeFamily(w *bufio.Writer, i int) error {
 	f := families[i]
 	ts := &textSink{w: w}
@@ -52,7 +54,6 @@ func (s *Scrape) writeFamily(w *bufio.Writer, i int) error {
 		}
 	}
 	if ts.err != nil {
-		// The scraper went away: stop formatting, and say where.
 		return fmt.Errorf("writing %s: %w", f.name, ts.err)
 	}
 	return nil
