@@ -204,10 +204,10 @@ func (r *recorder) List(ctx context.Context) (*client.Listing, error) {
 		if !l.Time.IsZero() && l.Time.Before(start) {
 			// Reused from cache_ttl: the status already shows the
 			// listing, from when it was taken.
-			r.log.Debug("reused a complete listing (cache_ttl)", "taken", l.Time.UTC().Format(time.RFC3339Nano), "numbers", len(l.Numbers))
+			r.log.Debug("reused a complete listing (cache_ttl)", "taken", l.Time.UTC().Format(time.RFC3339Nano), "numbers", l.Len())
 			return l, nil
 		}
-		st.Numbers, st.Unhealthy = len(l.Numbers), r.opts.CountUnhealthy(l.Numbers)
+		st.Numbers, st.Unhealthy = l.Len(), r.opts.CountUnhealthy(l)
 	}
 	r.mu.Lock()
 	r.last = st
