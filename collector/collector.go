@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -166,7 +167,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	if err != nil {
 		rec.Err = err.Error()
 	} else {
-		rec.Numbers, rec.Unhealthy, rec.Requests = len(listing.Numbers), e.rules.countUnhealthy(listing.Numbers), listing.Requests
+		rec.Numbers, rec.Unhealthy, rec.Requests = listing.Len(), e.rules.countUnhealthy(listing), listing.Requests
 	}
 
 	e.mu.Lock()
@@ -200,9 +201,9 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		e.log.Error("listing SIP phone numbers failed", "err", err, "duration", s.Duration)
 	} else {
 		if recovered {
-			e.log.Info("listing SIP phone numbers works again", "numbers", len(listing.Numbers))
+			e.log.Info("listing SIP phone numbers works again", "numbers", listing.Len())
 		}
-		e.log.Debug("listed SIP phone numbers", "numbers", len(listing.Numbers), "requests", listing.Requests, "relists", listing.Relists, "duration", s.Duration)
+		e.log.Debug("listed SIP phone numbers", "numbers", listing.Len(), "requests", listing.Requests, "relists", listing.Relists, "duration", s.Duration)
 	}
 	return s
 }
@@ -254,7 +255,7 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(s.OK()))
 	if s.OK() {
-		ch <- prometheus.MustNewConstMetric(numbersDesc, prometheus.GaugeValue, float64(len(s.Listing.Numbers)))
+		ch <- prometheus.MustNewConstMetric(numbersDesc, prometheus.GaugeValue, float64(s.Listing.Len()))
 	}
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, s.Duration.Seconds())
 	if !s.LastSuccess.IsZero() {
@@ -288,8 +289,8 @@ func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i, f := range families {
 		cs := constSink{ch: ch, desc: descs[i], labels: len(f.labels)}
-		for j := range s.Listing.Numbers {
-			f.emit(cs, &s.Listing.Numbers[j], s.rules, s.Time)
+		for _, n := range s.Listing.All() {
+			f.emit(cs, n, s.rules, s.Time)
 		}
 	}
 }
@@ -301,7 +302,12 @@ type constSink struct {
 	labels int // how many of the labelValues the family uses
 }
 
+// A const metric keeps its label values, and the listing's walk reuses the
+// strings of uuids: each value is cloned.
 func (c constSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
 	values := append([]string{cutID(n.ID), cutID(n.PhoneNumber)}, lv[:c.labels]...)
+	for i := range values {
+		values[i] = strings.Clone(values[i])
+	}
 	c.ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, values...)
 }

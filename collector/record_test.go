@@ -39,7 +39,8 @@ func TestExporterRecordsTheLastListing(t *testing.T) {
 	log := client.NewListingLog(nil)
 	log.Write([]byte("msg=\"API request\"\n"))
 	taken := scrapeTime.Add(-time.Minute)
-	listing := &client.Listing{Numbers: numbers, Requests: 2, Time: taken}
+	listing := client.NewListing(numbers)
+	listing.Requests, listing.Time = 2, taken
 	stub := &runStub{runs: []*client.Run{
 		{Listing: listing, Log: log, How: client.Started},
 		{Listing: listing, Log: log, How: client.Cached},
