@@ -33,6 +33,9 @@ func (s *Scrape) WriteText(w io.Writer) error {
 	}
 	ts := &textSink{w: bw}
 	for _, f := range families {
+		if !s.exposes(f.name) {
+			continue
+		}
 		ts.start(f)
 		for j := range s.Listing.Numbers {
 			f.emit(ts, &s.Listing.Numbers[j], s.rules, s.Time)
