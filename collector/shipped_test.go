@@ -47,7 +47,7 @@ func TestShippedUsesAreCurrent(t *testing.T) {
 func TestShippedUsesSeeEveryReader(t *testing.T) {
 	uses := shippedUsesFromFiles(t)
 	for _, c := range []struct{ family, alert, panel string }{
-		{"dasha_sip_registration_healthy", "DashaSIPRegistrationLowAvailability", "Availability, 30 days"},   // through avg5m..avg30d rules
+		{"dasha_sip_registration_healthy", "DashaSIPRegistrationLowAvailability", "Availability, 30 days"}, // through avg5m..avg30d rules
 		{"dasha_sip_registration_expiry_seconds", "DashaSIPRegistrationExpiringSoon", "Soonest registration expiries"},
 		{"dasha_sip_phone_number_info", "", "$number"}, // a dashboard variable
 	} {
