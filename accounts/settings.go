@@ -170,10 +170,17 @@ func (s *Settings) Validate() error {
 	case s.TimeoutOffset < 0:
 		return fieldErr("timeout_offset", "%v must not be negative", s.TimeoutOffset)
 	}
+	// An empty selection and none are the same account.
+	if len(s.Collector.MetricAllowlist) == 0 {
+		s.Collector.MetricAllowlist = nil
+	}
+	if len(s.Collector.MetricDenylist) == 0 {
+		s.Collector.MetricDenylist = nil
+	}
 	if err := s.Collector.Validate(); err != nil {
 		var oe *collector.OptionError
 		if errors.As(err, &oe) {
-			return fieldErr("registration."+oe.Option, "%s", oe.Msg)
+			return &FieldError{Field: fieldOfOption(oe.Option), Other: fieldOfOption(oe.Other), Msg: oe.Msg}
 		}
 		return fieldErr("registration", "%v", err)
 	}
@@ -190,6 +197,19 @@ func (s *Settings) Validate() error {
 		}
 	}
 	return nil
+}
+
+// fieldOfOption names a collector option as the file does.
+func fieldOfOption(option string) string {
+	switch option {
+	case "":
+		return ""
+	case "metric_allowlist":
+		return "metrics.allowlist"
+	case "metric_denylist":
+		return "metrics.denylist"
+	}
+	return "registration." + option
 }
 
 // validateURL checks the platform or URL and normalises the URL.
