@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -113,5 +114,57 @@ func TestFileAccountsTakeTheFlagsSelectionAsDefault(t *testing.T) {
 		}) {
 			t.Errorf("the start-up log lacks a warning with %s %s:\n%s", want[0], want[1], logs.String())
 		}
+	}
+}
+
+// TestReloadWarnsForTheChangedAccount: a reload that gives an account a
+// denylist warns for it; accounts it leaves alone are not warned again.
+func TestReloadWarnsForTheChangedAccount(t *testing.T) {
+	api := httptest.NewServer(fakeapi.New("k", fakeapi.Fleet(3, time.Now())))
+	defer api.Close()
+	account := func(name string) string { return "  " + name + ":\n    url: " + api.URL + "\n    api_key_env: K\n" }
+	path := writeConfig(t, "accounts:\n"+account("a")+account("b"))
+	getenv := env(map[string]string{"K": "k"})
+	cfg, err := parseConfig([]string{"--config.file", path}, getenv, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	mux := http.NewServeMux()
+	if _, err := serveAccounts(cfg, getenv, slog.New(slog.NewTextHandler(&logs, nil)), newRegistry(), mux); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Fatalf("a warning without a selection:\n%s", logs.String())
+	}
+	if err := os.WriteFile(path, []byte("accounts:\n"+account("a")+account("b")+"    metrics:\n      denylist: [dasha_sip_registration_healthy]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("POST", "/-/reload", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("reload: %d %s", rec.Code, rec.Body.String())
+	}
+	var warned []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "account=b") || !strings.Contains(warned[0], "family=dasha_sip_registration_healthy ") ||
+		!strings.Contains(warned[0], "DashaSIPRegistrationLowAvailability") {
+		t.Errorf("warnings after the reload: %q", warned)
+	}
+}
+
+func TestConfigCheckWarnsOfDroppedFamiliesInUse(t *testing.T) {
+	path := writeConfig(t, "accounts:\n  acme:\n    platform: us\n    api_key_env: K\n    metrics:\n      denylist: [dasha_sip_registration_expiry_seconds]\n")
+	var out bytes.Buffer
+	if err := runWithin(t, []string{"--config.check", "--config.file", path}, env(map[string]string{"K": "k"}), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := `warning: account "acme": dasha_sip_registration_expiry_seconds is dropped, but the alerts DashaSIPRegistrationExpired, DashaSIPRegistrationExpiringSoon and the dashboard panels "Expiring < 1h", "Soonest registration expiries", "Unhealthy or expiring numbers" read it: they may stay silent or empty`
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("--config.check printed:\n%s\nwant a line\n%s", out.String(), want)
 	}
 }

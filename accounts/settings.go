@@ -104,6 +104,17 @@ func (s *Settings) Equal(o *Settings) bool {
 	return reflect.DeepEqual(a, b)
 }
 
+// DroppedFamilyWarnings names, for --config.check, each family the account
+// drops that the shipped alerts or dashboard read (the running exporter
+// logs the same when it builds the account).
+func (s *Settings) DroppedFamilyWarnings() []string {
+	var out []string
+	for _, u := range s.Collector.DroppedInUse() {
+		out = append(out, fmt.Sprintf("account %q: %s", s.Name, u))
+	}
+	return out
+}
+
 // Where names the account's API for people: the platform, or the URL.
 func (s *Settings) Where() string {
 	if s.Platform != "" {
