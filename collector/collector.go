@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,8 @@ type Options struct {
 	// Entries are names or anchored regexps (see select.go).
 	MetricAllowlist []string
 	MetricDenylist  []string
+	// Renders counts the renderings the exporter keeps; nil counts nothing.
+	Renders *RenderStats
 }
 
 // DefaultStates and DefaultHealthyStates are the flags' defaults.
@@ -110,6 +113,8 @@ type Exporter struct {
 	mu          sync.Mutex
 	lastSuccess time.Time
 	failing     bool // the last listing failed: say so when one succeeds again
+
+	renders renderings // what answers sharing a listing share (render.go)
 }
 
 // New returns an Exporter listing through lister.
@@ -122,7 +127,9 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 	}
 	drop, _ := dropped(opts.MetricAllowlist, opts.MetricDenylist) // checked by Validate
 	warnDroppedInUse(logger, opts)
-	return &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), drop: drop, log: logger, now: time.Now}, nil
+	e := &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), drop: drop, log: logger, now: time.Now}
+	e.renders.stats = opts.Renders
+	return e, nil
 }
 
 // Scrape lists the fleet under ctx and returns the result to expose.
@@ -133,7 +140,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
 	}
 	end := e.now()
-	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules, drop: e.drop}
+	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules, drop: e.drop}
 
 	e.mu.Lock()
 	recovered := err == nil && e.failing
@@ -156,9 +163,9 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		e.log.Error("listing SIP phone numbers failed", "err", err, "duration", s.Duration)
 	} else {
 		if recovered {
-			e.log.Info("listing SIP phone numbers works again", "numbers", len(listing.Numbers))
+			e.log.Info("listing SIP phone numbers works again", "numbers", listing.Len())
 		}
-		e.log.Debug("listed SIP phone numbers", "numbers", len(listing.Numbers), "requests", listing.Requests, "relists", listing.Relists, "duration", s.Duration)
+		e.log.Debug("listed SIP phone numbers", "numbers", listing.Len(), "requests", listing.Requests, "relists", listing.Relists, "duration", s.Duration)
 	}
 	return s
 }
@@ -167,7 +174,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 // every metric it yields, built as const metrics; the /metrics handler
 // writes the per-number families with WriteText instead (see text.go).
 type Scrape struct {
-	Time        time.Time       // when the listing ended: expiry is counted from here
+	Time        time.Time       // when the listing ended (see listingEnd): expiry is counted from here
 	Duration    time.Duration   // how long the listing took
 	Listing     *client.Listing // nil when it failed
 	Err         error
@@ -213,7 +220,7 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(s.OK()))
 	if s.OK() {
-		ch <- prometheus.MustNewConstMetric(numbersDesc, prometheus.GaugeValue, float64(len(s.Listing.Numbers)))
+		ch <- prometheus.MustNewConstMetric(numbersDesc, prometheus.GaugeValue, float64(s.Listing.Len()))
 	}
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, s.Duration.Seconds())
 	if !s.LastSuccess.IsZero() {
@@ -252,8 +259,8 @@ func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		cs := constSink{ch: ch, desc: descs[i], labels: len(f.labels)}
-		for j := range s.Listing.Numbers {
-			f.emit(cs, &s.Listing.Numbers[j], s.rules, s.Time)
+		for _, n := range s.Listing.All() {
+			f.emit(cs, n, s.rules, s.Time)
 		}
 	}
 }
@@ -265,7 +272,12 @@ type constSink struct {
 	labels int // how many of the labelValues the family uses
 }
 
+// A const metric keeps its label values, and the listing's walk reuses the
+// strings of uuids: each value is cloned.
 func (c constSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
 	values := append([]string{cutID(n.ID), cutID(n.PhoneNumber)}, lv[:c.labels]...)
+	for i := range values {
+		values[i] = strings.Clone(values[i])
+	}
 	c.ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, values...)
 }

@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestSelectionResolves(t *testing.T) {
@@ -108,6 +112,14 @@ func TestDroppedFamilyIsAbsentAndTheRestUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	fullConst := exposition(t, full)
+	answer := func(opts Options) []byte {
+		e := newTestExporter(t, &stubLister{results: []stubResult{{listing: listing}}}, opts)
+		h := NewHandler(HandlerOpts{Exporter: e, Gatherer: prometheus.Gatherers{}, Timeout: time.Second})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.Bytes()
+	}
+	fullAnswer := answer(base)
 
 	for _, name := range FamilyNames() {
 		t.Run(name, func(t *testing.T) {
@@ -126,6 +138,12 @@ func TestDroppedFamilyIsAbsentAndTheRestUnchanged(t *testing.T) {
 			}
 			if len(withoutFamily(fullText.Bytes(), name)) == fullText.Len() {
 				t.Fatalf("the fixture has no %s to drop", name)
+			}
+			if !bytes.Contains(fullAnswer, []byte("\n"+name+"{")) {
+				t.Fatalf("the handler's answer has no %s to drop", name)
+			}
+			if got, want := answer(opts), withoutFamily(fullAnswer, name); !bytes.Equal(got, want) {
+				t.Errorf("the handler's answer changed more than %s:\n%s", name, got)
 			}
 			got := exposition(t, s)
 			if strings.Contains(string(got), name+"{") {
