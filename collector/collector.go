@@ -60,8 +60,9 @@ func (e *OptionError) Error() string {
 	return e.Option + ": " + e.Msg
 }
 
-// Validate rejects option sets that would give broken state sets. Its
-// errors are *OptionError.
+// Validate rejects option sets that would give broken state sets, or a
+// family selection with an entry that names no family. Its errors are
+// *OptionError.
 func (o Options) Validate() error {
 	if err := checkStates("states", o.States); err != nil {
 		return err
