@@ -29,8 +29,13 @@ func serveFlags(t *testing.T, extra ...string) (*http.ServeMux, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.DiscardHandler)
-	src, getenv, err := source(t.Context(), cfg, env(nil), logger)
+	return wire(t, cfg, env(nil), slog.New(slog.DiscardHandler)), keyFile
+}
+
+// wire serves cfg as run does, in either mode, on a mux of its own.
+func wire(t *testing.T, cfg *config, getenv func(string) string, logger *slog.Logger) *http.ServeMux {
+	t.Helper()
+	src, getenv, err := source(t.Context(), cfg, getenv, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +47,7 @@ func serveFlags(t *testing.T, extra ...string) (*http.ServeMux, string) {
 	mux := http.NewServeMux()
 	routes(cfg, registry, reg, mux)
 	reloadOnSIGHUP(t.Context(), registry, logger)
-	return mux, keyFile
+	return mux
 }
 
 func request(mux http.Handler, method, path string) (int, string) {

@@ -18,12 +18,18 @@ import (
 	"github.com/dasha-exporter/dasha_exporter/client"
 )
 
-// Options configure the state set.
+// Options configure the state set and which per-number families are
+// exposed.
 type Options struct {
 	// States are listed in every number's state set.
 	States []string
 	// HealthyStates count as healthy when there is no error.
 	HealthyStates []string
+	// MetricAllowlist, when set, exposes only the per-number families it
+	// matches; MetricDenylist drops those it matches. At most one is set.
+	// Entries are names or anchored regexps (see select.go).
+	MetricAllowlist []string
+	MetricDenylist  []string
 	// Renders counts the renderings the exporter keeps; nil counts nothing.
 	Renders *RenderStats
 }
@@ -38,17 +44,25 @@ var (
 // listed state, and no real API has more than a handful.
 const MaxStates = 64
 
-// An OptionError names the option at fault by a neutral name, "states" or
-// "healthy_states"; the caller says where it was set (a flag, a file).
+// An OptionError names the option at fault by a neutral name, "states",
+// "healthy_states", "metric_allowlist" or "metric_denylist"; the caller
+// says where it was set (a flag, a file).
 type OptionError struct {
 	Option string
+	Other  string // the other option, when two exclude each other
 	Msg    string // what is wrong, without the option's name
 }
 
-func (e *OptionError) Error() string { return e.Option + ": " + e.Msg }
+func (e *OptionError) Error() string {
+	if e.Other != "" {
+		return e.Option + " and " + e.Other + " " + e.Msg
+	}
+	return e.Option + ": " + e.Msg
+}
 
-// Validate rejects option sets that would give broken state sets. Its
-// errors are *OptionError.
+// Validate rejects option sets that would give broken state sets, or a
+// family selection with an entry that names no family. Its errors are
+// *OptionError.
 func (o Options) Validate() error {
 	if err := checkStates("states", o.States); err != nil {
 		return err
@@ -60,27 +74,28 @@ func (o Options) Validate() error {
 		// States are case-sensitive; a healthy state outside the state set
 		// is most likely a typo that would make every number unhealthy.
 		if !slices.Contains(o.States, s) {
-			return &OptionError{"healthy_states", fmt.Sprintf("%q is not one of the states %v (states are case-sensitive)", s, o.States)}
+			return &OptionError{Option: "healthy_states", Msg: fmt.Sprintf("%q is not one of the states %v (states are case-sensitive)", s, o.States)}
 		}
 	}
-	return nil
+	_, err := dropped(o.MetricAllowlist, o.MetricDenylist)
+	return err
 }
 
 // checkStates accepts 1..MaxStates distinct, non-empty states.
 func checkStates(option string, states []string) error {
 	switch {
 	case len(states) == 0:
-		return &OptionError{option, "needs at least one state"}
+		return &OptionError{Option: option, Msg: "needs at least one state"}
 	case len(states) > MaxStates:
-		return &OptionError{option, fmt.Sprintf("lists %d states; at most %d are allowed", len(states), MaxStates)}
+		return &OptionError{Option: option, Msg: fmt.Sprintf("lists %d states; at most %d are allowed", len(states), MaxStates)}
 	}
 	seen := make(map[string]bool, len(states))
 	for _, s := range states {
 		if s == "" {
-			return &OptionError{option, "must not be empty"}
+			return &OptionError{Option: option, Msg: "must not be empty"}
 		}
 		if seen[s] {
-			return &OptionError{option, fmt.Sprintf("%q is given twice", s)}
+			return &OptionError{Option: option, Msg: fmt.Sprintf("%q is given twice", s)}
 		}
 		seen[s] = true
 	}
@@ -93,6 +108,7 @@ func checkStates(option string, states []string) error {
 type Exporter struct {
 	lister client.Lister
 	rules  *rules
+	drop   map[string]bool // per-number families not exposed
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -131,7 +147,9 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}
+	drop, _ := dropped(opts.MetricAllowlist, opts.MetricDenylist) // checked by Validate
+	warnDroppedInUse(logger, opts)
+	e := &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), drop: drop, log: logger, now: time.Now}
 	e.renders.stats = opts.Renders
 	return e, nil
 }
@@ -162,7 +180,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
 	}
 	end := e.now()
-	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, How: run.How, Log: run.Log, rules: e.rules}
+	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, How: run.How, Log: run.Log, rules: e.rules, drop: e.drop}
 	rec := Record{Time: end, Took: s.Duration, How: run.How, Log: run.Log}
 	if err != nil {
 		rec.Err = err.Error()
@@ -221,7 +239,12 @@ type Scrape struct {
 	Log         *client.ListingLog // the listing's own log, if the lister keeps one
 
 	rules *rules
+	drop  map[string]bool // per-number families not exposed
 }
+
+// exposes reports whether the family named name is written; the one check
+// of the family selection, made wherever a family is emitted.
+func (s *Scrape) exposes(name string) bool { return !s.drop[name] }
 
 // OK reports whether the listing succeeded.
 func (s *Scrape) OK() bool { return s.Err == nil }
@@ -275,8 +298,10 @@ var descs = func() []*prometheus.Desc {
 // Describe sends the descriptors of every metric a Scrape yields.
 func (s *Scrape) Describe(ch chan<- *prometheus.Desc) {
 	statusCollector{s}.Describe(ch)
-	for _, d := range descs {
-		ch <- d
+	for i, d := range descs {
+		if s.exposes(families[i].name) {
+			ch <- d
+		}
 	}
 }
 
@@ -288,6 +313,9 @@ func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for i, f := range families {
+		if !s.exposes(f.name) {
+			continue
+		}
 		cs := constSink{ch: ch, desc: descs[i], labels: len(f.labels)}
 		for _, n := range s.Listing.All() {
 			f.emit(cs, n, s.rules, s.Time)

@@ -31,7 +31,10 @@ func (s *Scrape) WriteText(w io.Writer) error {
 	if !ok {
 		bw = bufio.NewWriterSize(w, 64<<10)
 	}
-	for i := range families {
+	for i, f := range families {
+		if !s.exposes(f.name) {
+			continue
+		}
 		if err := s.writeFamily(bw, i); err != nil {
 			return err
 		}
