@@ -114,7 +114,7 @@ type Exporter struct {
 
 	mu          sync.Mutex
 	lastSuccess time.Time
-	failing     bool   // the last listing failed: say so when one succeeds again
+	failing     bool               // the last listing failed: say so when one succeeds again
 	last        Record             // the last listing a scrape started or joined
 	recording   *client.ListingLog // the listing being recorded, by its log
 	journal     *Journal           // where its listings are stored; nil: nowhere
@@ -131,7 +131,7 @@ type Record struct {
 	Numbers   int
 	Unhealthy int          // numbers dasha_sip_registration_healthy reports 0 for
 	Failing   *FailingList // the worst of them (at most MaxFailingKept); nil when none
-	Requests  int // API requests it took, retries included
+	Requests  int          // API requests it took, retries included
 	How       client.How
 	Log       *client.ListingLog // the listing's own log; nil when the lister keeps none
 }
