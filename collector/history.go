@@ -57,6 +57,9 @@ func NewHistory(perAccount, total int) *History {
 	return &History{perAccount: perAccount, total: max(total, perAccount)}
 }
 
+// Caps returns the listings kept per account and in all.
+func (h *History) Caps() (perAccount, total int) { return h.perAccount, h.total }
+
 // Journal returns a new account's part of the history.
 func (h *History) Journal() *Journal { return &Journal{h: h} }
 
@@ -64,6 +67,7 @@ func (h *History) Journal() *Journal { return &Journal{h: h} }
 type Journal struct {
 	h    *History
 	recs []*Past
+	gone bool // the account was removed: a probe still in flight stores nothing
 }
 
 // add stores a record: the account's oldest goes beyond perAccount, the
@@ -76,6 +80,9 @@ func (j *Journal) add(r Record) {
 	h := j.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if j.gone {
+		return
+	}
 	h.nextID++
 	p.ID = h.nextID
 	j.recs = append(j.recs, p)
@@ -125,9 +132,13 @@ func (h *History) compact() {
 
 // Forget drops the account's listings: it was removed.
 func (j *Journal) Forget() {
+	if j == nil {
+		return
+	}
 	h := j.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	j.gone = true
 	for len(j.recs) > 0 {
 		h.drop(j.recs[0])
 	}
@@ -149,6 +160,9 @@ func (j *Journal) Recent() []Past {
 
 // Get returns the account's stored listing id, if it is still kept.
 func (j *Journal) Get(id uint64) (Past, bool) {
+	if j == nil {
+		return Past{}, false
+	}
 	j.h.mu.Lock()
 	defer j.h.mu.Unlock()
 	for _, p := range j.recs {
