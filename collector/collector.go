@@ -130,7 +130,7 @@ type Record struct {
 	Err       string        // why it failed (the client keeps the key out); "" when complete
 	Numbers   int
 	Unhealthy int          // numbers dasha_sip_registration_healthy reports 0 for
-	Failing   *FailingList // the worst of them (at most MaxFailingKept); nil when none
+	Failing   *FailingList // the worst of them (at most MaxFailingKept) in the last complete listing (this one, or before a failed one); nil when none
 	Requests  int          // API requests it took, retries included
 	How       client.How
 	Log       *client.ListingLog // the listing's own log; nil when the lister keeps none
@@ -220,6 +220,9 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	if record {
 		if err != nil {
 			rec.Err = err.Error()
+			e.mu.Lock()
+			rec.Failing = e.last.Failing // those of the last complete listing still stand
+			e.mu.Unlock()
 		} else {
 			// The one walk of the listing for people, outside the lock.
 			rec.Numbers, rec.Requests = listing.Len(), listing.Requests

@@ -124,7 +124,7 @@ func TestJoinedAndCachedAreRecordedOnce(t *testing.T) {
 	if p := got[0]; p.Err != "503" || !p.HasLog {
 		t.Errorf("the failed listing: %+v", p)
 	}
-	if f := e.Last().Failing; f != nil {
-		t.Errorf("a failed listing's record keeps failing numbers: %+v", f)
+	if f := e.Last().Failing; f == nil || len(f.Numbers) != 1 || !f.At.Equal(scrapeTime) {
+		t.Errorf("after a failed listing the record shows %+v, want the failing numbers of the last complete one", f)
 	}
 }

@@ -66,6 +66,7 @@ type FailingNumber struct {
 type FailingList struct {
 	Numbers []FailingNumber
 	More    int
+	At      time.Time // the time of the listing they come from
 }
 
 // summarize walks the listing once: it counts the numbers that
@@ -109,7 +110,7 @@ func (r *rules) summarize(l *client.Listing, now time.Time) (unhealthy int, fail
 		}
 		return x.seq - y.seq
 	})
-	failing = &FailingList{Numbers: make([]FailingNumber, len(kept)), More: unhealthy - len(kept)}
+	failing = &FailingList{Numbers: make([]FailingNumber, len(kept)), More: unhealthy - len(kept), At: now}
 	for i, k := range kept {
 		failing.Numbers[i] = k.FailingNumber
 	}
