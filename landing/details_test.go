@@ -3,8 +3,8 @@ package landing
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
