@@ -227,6 +227,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 			// The one walk of the listing for people, outside the lock.
 			rec.Numbers, rec.Requests = listing.Len(), listing.Requests
 			rec.Unhealthy, rec.Failing = e.rules.summarize(listing, s.Time)
+			rec.Failing = e.journal.keepFailing(rec.Failing)
 		}
 		e.mu.Lock()
 		if !rec.Time.Before(e.last.Time) { // not an older listing that took longer to record

@@ -16,6 +16,12 @@ const (
 	DefaultListingsPerAccount = 8
 	DefaultListingsInAll      = 2000
 	MaxStoredLog              = 16 << 10
+	// DefaultFailingInAll bounds the failing numbers the records of all
+	// accounts keep for the page: 200 accounts' worth of MaxFailingKept.
+	DefaultFailingInAll = 20000
+	// MinFailingPerAccount are kept for every account whatever the
+	// others hold.
+	MinFailingPerAccount = 10
 )
 
 // History keeps the recent listings of every account, as
@@ -23,13 +29,18 @@ const (
 // (perAccount), and at most total in all, the oldest dropped first across
 // accounts. A listing is stored once whoever got it (started, joined or
 // reused from the cache), with a copy of its log cut to MaxStoredLog bytes.
+//
+// It also bounds the failing numbers the accounts' records keep
+// (failingTotal, see Journal.keepFailing).
 type History struct {
 	perAccount, total int
+	failingTotal      int
 
-	mu     sync.Mutex
-	nextID uint64
-	queue  []*Past // every stored listing in the order stored, oldest first; dropped ones are skipped and compacted away
-	live   int     // listings of queue not dropped
+	mu          sync.Mutex
+	nextID      uint64
+	queue       []*Past // every stored listing in the order stored, oldest first; dropped ones are skipped and compacted away
+	live        int     // listings of queue not dropped
+	failingHeld int     // failing numbers the accounts' records hold
 }
 
 // Past is a stored listing: its record without the failing numbers, and
@@ -54,7 +65,14 @@ type Past struct {
 // in all (at least perAccount).
 func NewHistory(perAccount, total int) *History {
 	perAccount = max(perAccount, 1)
-	return &History{perAccount: perAccount, total: max(total, perAccount)}
+	return &History{perAccount: perAccount, total: max(total, perAccount), failingTotal: DefaultFailingInAll}
+}
+
+// WithFailingInAll sets the bound on the failing numbers kept across
+// accounts (DefaultFailingInAll). Call it before the first listing.
+func (h *History) WithFailingInAll(n int) *History {
+	h.failingTotal = n
+	return h
 }
 
 // Caps returns the listings kept per account and in all.
@@ -65,9 +83,33 @@ func (h *History) Journal() *Journal { return &Journal{h: h} }
 
 // Journal is one account's recent listings, newest last.
 type Journal struct {
-	h    *History
-	recs []*Past
-	gone bool // the account was removed: a probe still in flight stores nothing
+	h       *History
+	recs    []*Past
+	gone    bool // the account was removed: a probe still in flight stores nothing
+	failing int  // failing numbers its record holds (see keepFailing)
+}
+
+// keepFailing bounds a new record's failing numbers by what the history
+// has left: an account keeps what it held, takes what the others leave,
+// and always MinFailingPerAccount. Those cut are counted in More.
+func (j *Journal) keepFailing(f *FailingList) *FailingList {
+	if j == nil || f == nil {
+		return f
+	}
+	h := j.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if j.gone {
+		return f
+	}
+	left := h.failingTotal - (h.failingHeld - j.failing)
+	keep := min(len(f.Numbers), max(left, j.failing, MinFailingPerAccount))
+	h.failingHeld += keep - j.failing
+	j.failing = keep
+	if keep == len(f.Numbers) {
+		return f
+	}
+	return &FailingList{Numbers: append([]FailingNumber(nil), f.Numbers[:keep]...), More: f.More + len(f.Numbers) - keep, At: f.At}
 }
 
 // add stores a record: the account's oldest goes beyond perAccount, the
@@ -139,6 +181,8 @@ func (j *Journal) Forget() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	j.gone = true
+	h.failingHeld -= j.failing
+	j.failing = 0
 	for len(j.recs) > 0 {
 		h.drop(j.recs[0])
 	}

@@ -128,3 +128,37 @@ func TestJoinedAndCachedAreRecordedOnce(t *testing.T) {
 		t.Errorf("after a failed listing the record shows %+v, want the failing numbers of the last complete one", f)
 	}
 }
+
+// The failing numbers kept across accounts are bounded: an account keeps
+// what it holds, takes what the others leave, and always
+// MinFailingPerAccount; a removed account gives its share back.
+func TestFailingNumbersHaveAGlobalBound(t *testing.T) {
+	list := func(n int) *FailingList {
+		f := &FailingList{More: 7}
+		for i := range n {
+			f.Numbers = append(f.Numbers, FailingNumber{ID: fmt.Sprint(i)})
+		}
+		return f
+	}
+	h := NewHistory(8, 100).WithFailingInAll(150)
+	a, b, c := h.Journal(), h.Journal(), h.Journal()
+	if got := a.keepFailing(list(100)); len(got.Numbers) != 100 || got.More != 7 {
+		t.Errorf("a keeps %d, more %d", len(got.Numbers), got.More)
+	}
+	if got := b.keepFailing(list(100)); len(got.Numbers) != 50 || got.More != 57 || got.Numbers[49].ID != "49" {
+		t.Errorf("b keeps %d (more %d), want the 50 left, the worst first", len(got.Numbers), got.More)
+	}
+	if got := c.keepFailing(list(100)); len(got.Numbers) != MinFailingPerAccount {
+		t.Errorf("c keeps %d, want the minimum %d", len(got.Numbers), MinFailingPerAccount)
+	}
+	if got := a.keepFailing(list(100)); len(got.Numbers) != 100 {
+		t.Errorf("a's next listing keeps %d, want the 100 it held", len(got.Numbers))
+	}
+	a.Forget()
+	if got := b.keepFailing(list(100)); len(got.Numbers) != 100 {
+		t.Errorf("after a left, b keeps %d, want 100", len(got.Numbers))
+	}
+	if h.failingHeld != 110 {
+		t.Errorf("held %d, want 110 (b 100, c 10)", h.failingHeld)
+	}
+}
