@@ -485,3 +485,34 @@ func (f *fakeListener) Accept() (net.Conn, error) {
 	}
 	return <-f.conns, nil
 }
+
+// ReadTimeout bounds reading the request, not answering it: a listing
+// that outlasts it keeps its context (net/http clears the read deadline
+// once the request is read).
+func TestReadTimeoutDoesNotCancelALongAnswer(t *testing.T) {
+	canceled := make(chan bool, 1)
+	ts := start(t, 8, func(ts *testServer) {
+		ts.srv.ReadTimeout = 50 * time.Millisecond
+		inner := ts.srv.Handler
+		ts.srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/long" {
+				inner.ServeHTTP(w, r)
+				return
+			}
+			select {
+			case <-r.Context().Done():
+				canceled <- true
+			case <-time.After(500 * time.Millisecond):
+				canceled <- false
+			}
+			io.WriteString(w, "done")
+		})
+	})
+	c := ts.dial()
+	if got := c.get("/long"); got != "done" {
+		t.Errorf("got %q", got)
+	}
+	if <-canceled {
+		t.Error("the answer's context was canceled by ReadTimeout")
+	}
+}
