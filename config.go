@@ -36,6 +36,7 @@ type config struct {
 	logLevel      string
 	logFormat     string
 	web           *web.FlagConfig
+	maxConns      int // --web.max-connections
 
 	configFile  string   // --config.file: several accounts (see accounts/)
 	configCheck bool     // --config.check: validate the file and exit
@@ -127,6 +128,7 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("config.file", "YAML file of named accounts, each on /probe?target=<account>; the --dasha.* tuning flags become their defaults. See README.").Envar("DASHA_CONFIG_FILE").StringVar(&c.configFile)
 	app.Flag("config.check", "Validate --config.file and exit: 0 if it is good, 1 with the error otherwise.").BoolVar(&c.configCheck)
 	c.web = kingpinflag.AddFlags(app, ":9612")
+	app.Flag("web.max-connections", "Maximum number of simultaneous connections; at the limit, the longest idle or half-sent one is closed to make room, never a request being answered.").Default("512").SetValue((*wholeNumber)(&c.maxConns))
 	app.GetFlag("dasha.api-key-file").PlaceHolder("FILE") // not DASHA.API-KEY-FILE in --help
 	return app, rawURL
 }
@@ -163,6 +165,8 @@ func (c *config) validate(rawURL, envKey string) error {
 		return fmt.Errorf("--dasha.provider-id %q is not a uuid", c.filters.ProviderID)
 	case c.filters.UnlinkedOnly && c.filters.LinkedAgentID != "":
 		return errors.New("--dasha.unlinked-only and --dasha.linked-agent-id contradict each other; use one")
+	case c.maxConns < 1:
+		return fmt.Errorf("--web.max-connections %d must be at least 1", c.maxConns)
 	case c.telemetryPath == "" || c.telemetryPath[0] != '/':
 		return fmt.Errorf("--web.telemetry-path %q must start with /", c.telemetryPath)
 	case c.telemetryPath == "/" || c.telemetryPath == "/-/healthy" || c.telemetryPath == "/-/ready" || c.telemetryPath == "/probe" || c.telemetryPath == "/-/reload":
