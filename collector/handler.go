@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
+	"github.com/dasha-exporter/dasha_exporter/internal/connlimit"
 )
 
 // scrapeTimeoutHeader is how Prometheus tells a target its scrape timeout.
@@ -74,6 +75,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.listingTimeout(r))
 	defer cancel()
+	deadline, _ := ctx.Deadline()
+	w = connlimit.WriteBy(w, deadline) // a reader that stops reading lets go of its answer
 	scrape := h.opts.Exporter.Scrape(ctx)
 
 	reg := prometheus.NewRegistry()
