@@ -9,6 +9,13 @@
 //
 //	go run ./cmd/loadtest -numbers 1000,10000,100000 -scrapes 5
 //
+// With -mode slow-readers or -mode idle (one fleet size in -numbers) it
+// measures instead what stalled readers and held connections cost the
+// exporter, and whether health, readiness and scrapes still answer:
+//
+//	go run ./cmd/loadtest -mode slow-readers -numbers 20000 -conns 40 -stall 5s
+//	go run ./cmd/loadtest -mode idle -numbers 20000 -conns 3000 -held mix -hold 20s
+//
 // It runs on Linux only (it reads /proc).
 package main
 
@@ -44,8 +51,26 @@ func main() {
 		concurrency = flag.Int("concurrency", 4, "--dasha.concurrency")
 		extraArgs   = flag.String("args", "", "extra exporter flags, space separated")
 		env         = flag.String("env", "", "extra exporter environment, e.g. GOGC=50, comma separated")
+		mode        = flag.String("mode", "scrape", "scrape: scrapes as Prometheus; slow-readers: -conns readers that stall (see connections.go); idle: -conns held connections")
+		conns       = flag.Int("conns", 40, "slow-readers and idle: connections")
+		stall       = flag.Duration("stall", 5*time.Second, "slow-readers: how long each reader reads nothing once its answer began")
+		hold        = flag.Duration("hold", 20*time.Second, "idle: how long the connections are held after they are open")
+		held        = flag.String("held", "mix", "idle: idle (after one request), half (a half-sent request) or mix")
+		nofile      = flag.Int("nofile", 0, "slow-readers and idle: the exporter's open-files limit (0: inherited)")
 	)
 	flag.Parse()
+	if *mode != "scrape" {
+		n, err := strconv.Atoi(*numbers)
+		if err == nil {
+			err = runConnections(*mode, connOptions{binary: *binary, repo: *repo, extraArgs: *extraArgs, env: *env,
+				numbers: n, conns: *conns, stall: *stall, hold: *hold, held: *held, nofile: *nofile})
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*numbers, *scrapes, *latency, *binary, *repo, *concurrency, *extraArgs, *env); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
