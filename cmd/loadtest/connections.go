@@ -32,6 +32,8 @@ type connOptions struct {
 	numbers                      int
 	conns                        int
 	stall                        time.Duration // slow-readers: how long each reads nothing
+	readFor                      time.Duration // slow-readers: how long each may then take to read its answer
+	rcvbuf                       int           // slow-readers: receive buffer while stalled; 0: the kernel's
 	hold                         time.Duration // idle: how long the connections are held
 	held                         string        // idle: idle, half or mix
 	nofile                       int           // the exporter's open-files limit; 0: inherited
@@ -138,8 +140,11 @@ func (l *lineLimiter) Write(p []byte) (int, error) {
 
 // slowReaders opens o.conns connections one after another, each once the
 // previous one's answer has begun (so each has a listing of its own). Each
-// asks for /metrics without gzip with a 4 KB receive buffer, reads nothing
-// for o.stall, then reads its whole answer.
+// asks for /metrics without gzip with a receive buffer of o.rcvbuf bytes,
+// reads nothing for o.stall, then reads its whole answer, for at most
+// o.readFor. (On loopback a 4 KB buffer stays slow after it is raised:
+// the kernel drops the 64 KB segments that do not fit, and a reader that
+// stalled with one takes minutes for a 33 MB answer.)
 func slowReaders(ex *exporter, o connOptions) error {
 	type result struct {
 		status int
@@ -156,7 +161,9 @@ func slowReaders(ex *exporter, o connOptions) error {
 			results[i].err = err
 			continue
 		}
-		c.(*net.TCPConn).SetReadBuffer(4096)
+		if o.rcvbuf > 0 {
+			c.(*net.TCPConn).SetReadBuffer(o.rcvbuf)
+		}
 		fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: loadtest\r\nX-Prometheus-Scrape-Timeout-Seconds: 120\r\n\r\n")
 		c.SetReadDeadline(time.Now().Add(2 * time.Minute))
 		first := make([]byte, 1)
@@ -170,8 +177,7 @@ func slowReaders(ex *exporter, o connOptions) error {
 			defer wg.Done()
 			defer c.Close()
 			time.Sleep(o.stall)
-			c.(*net.TCPConn).SetReadBuffer(1 << 20)
-			c.SetReadDeadline(time.Now().Add(2 * time.Minute))
+			c.SetReadDeadline(time.Now().Add(o.readFor))
 			resp, err := http.ReadResponse(bufio.NewReaderSize(io.MultiReader(bytes.NewReader(first), c), 64<<10), nil)
 			if err != nil {
 				results[i].err = err
@@ -204,14 +210,18 @@ func slowReaders(ex *exporter, o connOptions) error {
 		}
 		if r.err == nil && r.status == http.StatusOK && r.series == o.numbers {
 			complete++
+		} else if errors.Is(r.err, io.ErrUnexpectedEOF) {
+			errs["cut by the exporter before the end"]++
+		} else if errors.Is(r.err, os.ErrDeadlineExceeded) {
+			errs[fmt.Sprintf("still reading when the loadtest gave up (%v)", o.readFor)]++
 		} else if r.err != nil {
 			errs[shortError(r.err)]++
 		} else {
 			errs[fmt.Sprintf("incomplete body (%d of %d numbers)", r.series, o.numbers)]++
 		}
 	}
-	fmt.Printf("slow readers: %d numbers, %d connections, each reading nothing for %v after its answer began (all begun after %.1fs)\n",
-		o.numbers, o.conns, o.stall, allBegun.Seconds())
+	fmt.Printf("slow readers: %d numbers, %d connections, receive buffer %d (0: the kernel's), each reading nothing for %v after its answer began (all begun after %.1fs)\n",
+		o.numbers, o.conns, o.rcvbuf, o.stall, allBegun.Seconds())
 	fmt.Printf("  status 200: %d/%d   whole answer: %d/%d   peak RSS (VmHWM): %.1f MB   RSS at the end: %.1f MB\n",
 		got200, o.conns, complete, o.conns, hwm, rss)
 	for e, n := range errs {

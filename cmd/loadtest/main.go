@@ -54,6 +54,8 @@ func main() {
 		mode        = flag.String("mode", "scrape", "scrape: scrapes as Prometheus; slow-readers: -conns readers that stall (see connections.go); idle: -conns held connections")
 		conns       = flag.Int("conns", 40, "slow-readers and idle: connections")
 		stall       = flag.Duration("stall", 5*time.Second, "slow-readers: how long each reader reads nothing once its answer began")
+		readFor     = flag.Duration("read-for", 20*time.Second, "slow-readers: how long each reader may then take to read its answer")
+		rcvbuf      = flag.Int("rcvbuf", 4096, "slow-readers: each reader's receive buffer (0: the kernel's)")
 		hold        = flag.Duration("hold", 20*time.Second, "idle: how long the connections are held after they are open")
 		held        = flag.String("held", "mix", "idle: idle (after one request), half (a half-sent request) or mix")
 		nofile      = flag.Int("nofile", 0, "slow-readers and idle: the exporter's open-files limit (0: inherited)")
@@ -63,7 +65,7 @@ func main() {
 		n, err := strconv.Atoi(*numbers)
 		if err == nil {
 			err = runConnections(*mode, connOptions{binary: *binary, repo: *repo, extraArgs: *extraArgs, env: *env,
-				numbers: n, conns: *conns, stall: *stall, hold: *hold, held: *held, nofile: *nofile})
+				numbers: n, conns: *conns, stall: *stall, readFor: *readFor, rcvbuf: *rcvbuf, hold: *hold, held: *held, nofile: *nofile})
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest:", err)
