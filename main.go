@@ -25,6 +25,7 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
+	"github.com/dasha-exporter/dasha_exporter/collector"
 	"github.com/dasha-exporter/dasha_exporter/internal/connlimit"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 	"github.com/dasha-exporter/dasha_exporter/landing"
@@ -53,6 +54,8 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	defer stop()
 
 	reg := newRegistry()
+	cfg.collector.Renders = collector.NewRenderStats() // every account's exporter counts its kept renderings here
+	reg.MustRegister(cfg.collector.Renders)
 	mux := http.NewServeMux()
 	var mode *served
 	if cfg.configFile != "" {
@@ -181,7 +184,11 @@ func keySource(cfg *config) (client.KeySource, error) {
 	case cfg.demo:
 		return client.StaticKey("demo"), nil
 	case cfg.apiKeyFile != "":
-		return client.NewKeyFile(cfg.apiKeyFile)
+		kf := client.NewKeyFile(cfg.apiKeyFile)
+		if _, err := kf.Key(); err != nil {
+			return nil, err
+		}
+		return kf, nil
 	default:
 		return client.StaticKey(cfg.apiKey), nil
 	}

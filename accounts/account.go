@@ -86,6 +86,7 @@ func newAccount(s Settings, keys client.KeySource, m *client.Metrics, logger *sl
 	if err != nil {
 		return nil, err
 	}
+	a.exporter.KeepRenderingsFor(s.CacheTTL) // an HA partner may reuse the cached listing's rendering
 	a.probe = a.Handler(nil)
 	return a, nil
 }

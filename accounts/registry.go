@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
+	"github.com/dasha-exporter/dasha_exporter/internal/smallfile"
 )
 
 // Options are what every account of a Registry shares.
@@ -51,16 +52,32 @@ type set struct {
 	list   []*Account
 }
 
-// Load reads and checks a configuration file. Errors start with the
-// file's path and name the line, account and field.
+// MaxConfigSize bounds the configuration file. 10,000 accounts (the
+// most a file may name) of a few lines each take 1.5 to 4 MB; the YAML
+// parser holds about 100 bytes per byte of the densest input (a 4 MiB
+// flow list: 410 MB RSS, 2 s), so 16 MiB would let one file take well
+// over a gigabyte.
+const MaxConfigSize = 4 << 20
+
+// Load reads and checks a configuration file: a regular file of at most
+// MaxConfigSize (a FIFO or device fails at once, never blocks), whose
+// key files, where they exist, are regular files of at most
+// client.MaxKeyFileSize. Errors start with the file's path and name the
+// line, account and field.
 func Load(path string, d Defaults) ([]Settings, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	s, err := Parse(data, filepath.Dir(path), d)
+	data, _, err := smallfile.Read(path, MaxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s, err := Parse(data, filepath.Dir(path), d)
+	if err == nil {
+		err = checkKeyFiles(s)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for i := range s {
+		s[i].Origin.File = path
 	}
 	return s, nil
 }
@@ -76,6 +93,15 @@ func Check(path string, opts Options) (warnings []string, err error) {
 	}
 	for _, s := range settings {
 		keys, problem := keySource(&s, opts.Getenv)
+		if problem != nil && s.KeyFile != "" {
+			// The key file's errors carry no path (it may be a pasted
+			// key): name the source under the naming rule.
+			reason := problem
+			if bare := errors.Unwrap(problem); bare != nil {
+				reason = bare
+			}
+			problem = fmt.Errorf("%s: %w", s.KeySourceName(), reason)
+		}
 		if problem != nil {
 			warnings = append(warnings, fmt.Sprintf("account %q: %v", s.Name, problem))
 		}
@@ -248,7 +274,7 @@ func keySource(s *Settings, getenv func(string) string) (keys client.KeySource, 
 		}
 		return client.StaticKey(key), nil
 	}
-	f := &lazyKeyFile{path: s.KeyFile}
+	f := client.NewKeyFile(s.KeyFile)
 	_, err := f.Key()
 	return f, err
 }
@@ -266,25 +292,3 @@ func isLoopback(host string) bool {
 type brokenKey struct{ err error }
 
 func (k brokenKey) Key() (string, error) { return "", k.err }
-
-// lazyKeyFile is a client.KeyFile that may not exist yet.
-type lazyKeyFile struct {
-	path string
-	mu   sync.Mutex
-	file *client.KeyFile
-}
-
-func (f *lazyKeyFile) Key() (string, error) {
-	f.mu.Lock()
-	file := f.file
-	if file == nil {
-		var err error
-		if file, err = client.NewKeyFile(f.path); err != nil {
-			f.mu.Unlock()
-			return "", err
-		}
-		f.file = file
-	}
-	f.mu.Unlock()
-	return file.Key()
-}

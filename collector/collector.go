@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +23,8 @@ type Options struct {
 	States []string
 	// HealthyStates count as healthy when there is no error.
 	HealthyStates []string
+	// Renders counts the renderings the exporter keeps; nil counts nothing.
+	Renders *RenderStats
 }
 
 // DefaultStates and DefaultHealthyStates are the flags' defaults.
@@ -30,33 +33,55 @@ var (
 	DefaultHealthyStates = []string{"Registered"}
 )
 
-// Validate rejects option sets that would give broken state sets.
+// MaxStates bounds each list of states: every number exports a series per
+// listed state, and no real API has more than a handful.
+const MaxStates = 64
+
+// An OptionError names the option at fault by a neutral name, "states" or
+// "healthy_states"; the caller says where it was set (a flag, a file).
+type OptionError struct {
+	Option string
+	Msg    string // what is wrong, without the option's name
+}
+
+func (e *OptionError) Error() string { return e.Option + ": " + e.Msg }
+
+// Validate rejects option sets that would give broken state sets. Its
+// errors are *OptionError.
 func (o Options) Validate() error {
-	if len(o.States) == 0 {
-		return errors.New("at least one --registration.state is needed")
+	if err := checkStates("states", o.States); err != nil {
+		return err
 	}
-	seen := map[string]bool{}
-	for _, s := range o.States {
-		if s == "" {
-			return errors.New("--registration.state must not be empty")
-		}
-		if seen[s] {
-			return fmt.Errorf("--registration.state %q is given twice", s)
-		}
-		seen[s] = true
-	}
-	if len(o.HealthyStates) == 0 {
-		return errors.New("at least one --registration.healthy-state is needed")
+	if err := checkStates("healthy_states", o.HealthyStates); err != nil {
+		return err
 	}
 	for _, s := range o.HealthyStates {
-		if s == "" {
-			return errors.New("--registration.healthy-state must not be empty")
-		}
 		// States are case-sensitive; a healthy state outside the state set
 		// is most likely a typo that would make every number unhealthy.
-		if !seen[s] {
-			return fmt.Errorf("--registration.healthy-state %q is not one of the --registration.state values %v (states are case-sensitive; add it with --registration.state if it is meant)", s, o.States)
+		if !slices.Contains(o.States, s) {
+			return &OptionError{"healthy_states", fmt.Sprintf("%q is not one of the states %v (states are case-sensitive)", s, o.States)}
 		}
+	}
+	return nil
+}
+
+// checkStates accepts 1..MaxStates distinct, non-empty states.
+func checkStates(option string, states []string) error {
+	switch {
+	case len(states) == 0:
+		return &OptionError{option, "needs at least one state"}
+	case len(states) > MaxStates:
+		return &OptionError{option, fmt.Sprintf("lists %d states; at most %d are allowed", len(states), MaxStates)}
+	}
+	seen := make(map[string]bool, len(states))
+	for _, s := range states {
+		if s == "" {
+			return &OptionError{option, "must not be empty"}
+		}
+		if seen[s] {
+			return &OptionError{option, fmt.Sprintf("%q is given twice", s)}
+		}
+		seen[s] = true
 	}
 	return nil
 }
@@ -72,6 +97,8 @@ type Exporter struct {
 	mu          sync.Mutex
 	lastSuccess time.Time
 	failing     bool // the last listing failed: say so when one succeeds again
+
+	renders renderings // what answers sharing a listing share (render.go)
 }
 
 // New returns an Exporter listing through lister.
@@ -82,7 +109,9 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}, nil
+	e := &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}
+	e.renders.stats = opts.Renders
+	return e, nil
 }
 
 // Scrape lists the fleet under ctx and returns the result to expose.
@@ -93,7 +122,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
 	}
 	end := e.now()
-	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
+	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
 
 	e.mu.Lock()
 	recovered := err == nil && e.failing
@@ -127,7 +156,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 // every metric it yields, built as const metrics; the /metrics handler
 // writes the per-number families with WriteText instead (see text.go).
 type Scrape struct {
-	Time        time.Time       // when the listing ended: expiry is counted from here
+	Time        time.Time       // when the listing ended (see listingEnd): expiry is counted from here
 	Duration    time.Duration   // how long the listing took
 	Listing     *client.Listing // nil when it failed
 	Err         error

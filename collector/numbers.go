@@ -39,7 +39,11 @@ type family struct {
 	name   string
 	help   string
 	labels []string
-	emit   func(s sink, n *client.PhoneNumber, r *rules, now time.Time)
+	// timed marks a family whose values depend on the scrape's time (now),
+	// not only on the listing: answers of one listing share its rendering
+	// only when they share the time.
+	timed bool
+	emit  func(s sink, n *client.PhoneNumber, r *rules, now time.Time)
 }
 
 // rules are the state-set options, compiled for lookups.
@@ -137,8 +141,9 @@ var families = []family{
 		},
 	},
 	{
-		name: "dasha_sip_registration_expiry_seconds",
-		help: "Seconds from the scrape until the registration expires (expiresAt); negative once expired, absent when unknown.",
+		name:  "dasha_sip_registration_expiry_seconds",
+		help:  "Seconds from the scrape until the registration expires (expiresAt); negative once expired, absent when unknown.",
+		timed: true,
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, now time.Time) {
 			if st := n.RegistrationStatus; st != nil && st.ExpiresAt.IsSet() {
 				s.add(n, secondsBetween(now, st.ExpiresAt.Time), labelValues{})

@@ -48,18 +48,29 @@ func runConnections(mode string, o connOptions) error {
 		defer cleanup()
 		o.binary = bin
 	}
+	bins := strings.Split(o.binary, ",") // a build before a change and one after
+	for _, bin := range bins {
+		if len(bins) > 1 {
+			fmt.Printf("exporter %s\n", bin)
+		}
+		o.binary = bin
+		if err := runConnectionMode(mode, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runConnectionMode(mode string, o connOptions) error {
 	ex, err := startExporter(o)
 	if err != nil {
 		return err
 	}
 	defer ex.stop()
-	switch mode {
-	case "slow-readers":
+	if mode == "slow-readers" {
 		return slowReaders(ex, o)
-	case "idle":
-		return idleConnections(ex, o)
 	}
-	return fmt.Errorf("unknown -mode %q", mode)
+	return idleConnections(ex, o)
 }
 
 func buildExporter(repo string) (string, func(), error) {
@@ -86,7 +97,7 @@ type exporter struct {
 // startExporter runs the binary against an in-process fake API of
 // o.numbers numbers and waits until it is ready.
 func startExporter(o connOptions) (*exporter, error) {
-	fake := fakeapi.New(apiKey, fakeapi.Fleet(o.numbers, time.Now()))
+	fake := fakeapi.New(apiKey, fleet(o.numbers)) // -ids applies
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
