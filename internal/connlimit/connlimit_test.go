@@ -85,7 +85,11 @@ func start(t *testing.T, max int, tune func(*testServer)) *testServer {
 	if ts.smallSendBuffers {
 		ln = smallSendBuffers{ln}
 	}
-	go ts.srv.Serve(ts.lim.Listener(ln))
+	if ts.srv.TLSConfig != nil {
+		go ts.srv.ServeTLS(ts.lim.Listener(ln), "", "")
+	} else {
+		go ts.srv.Serve(ts.lim.Listener(ln))
+	}
 	t.Cleanup(func() { ts.srv.Close() })
 	return ts
 }
