@@ -8,10 +8,12 @@
 // At the limit a new connection closes the connection that has been
 // closable the longest (idle, new, or still sending its request; never one
 // whose request is being answered), as nginx drains its reusable
-// connections. Only when every connection is being answered does a new one
-// wait, as with Prometheus' netutil.LimitListener: each answer ends by its
-// own deadline, so the wait is bounded, and the client gets an answer late
-// rather than an error.
+// connections. A connection becomes closable when it is accepted and when
+// an answer on it is written; bytes trickling in do not make it younger.
+// Only when every connection is being answered does a new one wait (held
+// by Accept, one per listener), as with Prometheus' netutil.LimitListener:
+// each answer ends by its own deadline, so the wait is bounded, and the
+// client gets an answer late rather than an error.
 package connlimit
 
 import (
