@@ -38,7 +38,8 @@ type config struct {
 	logLevel      string
 	logFormat     string
 	web           *web.FlagConfig
-	maxConns      int // --web.max-connections
+	maxConns      int  // --web.max-connections
+	enableReload  bool // --web.enable-reload: serve /-/reload
 
 	configFile  string   // --config.file: several accounts (see accounts/)
 	configCheck bool     // --config.check: validate the file and exit
@@ -59,6 +60,24 @@ func (n *wholeNumber) Set(s string) error {
 }
 
 func (n *wholeNumber) String() string { return strconv.Itoa(int(*n)) }
+
+// familyList is a repeatable flag of comma-separated family names or
+// regexps, as kube-state-metrics' --metric-allowlist takes them.
+type familyList []string
+
+func (l *familyList) Set(s string) error {
+	for _, entry := range strings.Split(s, ",") {
+		if entry = strings.TrimSpace(entry); entry != "" {
+			*l = append(*l, entry)
+		}
+	}
+	return nil
+}
+
+func (l *familyList) String() string { return strings.Join(*l, ",") }
+
+// IsCumulative makes the flag repeatable.
+func (l *familyList) IsCumulative() bool { return true }
 
 // defaultURL is the international platform's API.
 const defaultURL = "https://blackbox.dasha.ai"
@@ -123,12 +142,15 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("dasha.unlinked-only", "Only list numbers linked to no agent.").BoolVar(&c.filters.UnlinkedOnly)
 	app.Flag("registration.state", "A state listed in every number's state set (repeatable). Default: "+strings.Join(collector.DefaultStates, ", ")+".").PlaceHolder("STATE").Default(collector.DefaultStates...).StringsVar(&c.collector.States)
 	app.Flag("registration.healthy-state", "A state that counts as healthy (repeatable). Default: "+strings.Join(collector.DefaultHealthyStates, ", ")+".").PlaceHolder("STATE").Default(collector.DefaultHealthyStates...).StringsVar(&c.collector.HealthyStates)
+	app.Flag("metric-allowlist", "Expose only these per-number families: comma-separated names or regexps (anchored), repeatable. Excludes --metric-denylist. dasha_up, dasha_sip_phone_numbers and the exporter's own metrics are always exposed.").PlaceHolder("FAMILIES").SetValue((*familyList)(&c.collector.MetricAllowlist))
+	app.Flag("metric-denylist", "Drop these per-number families: comma-separated names or regexps (anchored), repeatable. Excludes --metric-allowlist.").PlaceHolder("FAMILIES").SetValue((*familyList)(&c.collector.MetricDenylist))
 	app.Flag("demo", "Serve a built-in simulated fleet instead of the real API; needs no key, ignores --dasha.url.").BoolVar(&c.demo)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.telemetryPath)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&c.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&c.logFormat, "logfmt", "json")
 	app.Flag("config.file", "YAML file of named accounts, each on /probe?target=<account>; the --dasha.* tuning flags become their defaults. See README.").Envar("DASHA_CONFIG_FILE").StringVar(&c.configFile)
 	app.Flag("config.check", "Validate --config.file and exit: 0 if it is good, 1 with the error otherwise.").BoolVar(&c.configCheck)
+	app.Flag("web.enable-reload", "Serve POST /-/reload (requests from another site's page are refused); --no-web.enable-reload turns it off. SIGHUP reloads either way.").Default("true").BoolVar(&c.enableReload)
 	c.web = kingpinflag.AddFlags(app, ":9612")
 	app.Flag("web.max-connections", "Maximum number of simultaneous connections; at the limit, the longest idle or half-sent one is closed to make room, never a request being answered.").Default("512").SetValue((*wholeNumber)(&c.maxConns))
 	app.GetFlag("dasha.api-key-file").PlaceHolder("FILE") // not DASHA.API-KEY-FILE in --help
@@ -140,7 +162,7 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 // an account the same way.
 func (c *config) accountSettings() accounts.Settings {
 	s := accounts.Settings{
-		Name:          "default",
+		Name:          accounts.FlagsAccount,
 		KeyFile:       c.apiKeyFile,
 		Filters:       c.filters,
 		PageSize:      c.pageSize,
@@ -153,8 +175,8 @@ func (c *config) accountSettings() accounts.Settings {
 	if c.url != nil {
 		s.URL = c.url.String()
 	}
-	if c.apiKey != "" {
-		s.KeyEnv = "DASHA_API_KEY"
+	if c.apiKey != "" || c.demo {
+		s.KeyEnv = "DASHA_API_KEY" // with --demo, main's getenv gives the fake API's key
 	}
 	return s
 }
@@ -176,6 +198,8 @@ var flagOfField = map[string]string{
 	"timeout_offset":              "--dasha.timeout-offset",
 	"registration.states":         "--registration.state",
 	"registration.healthy_states": "--registration.healthy-state",
+	"metrics.allowlist":           "--metric-allowlist",
+	"metrics.denylist":            "--metric-denylist",
 }
 
 // flagError names the flag behind a field error of the flags' account:

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -228,6 +229,48 @@ func BenchmarkLatency(b *testing.B) {
 	}
 	b.Run("scrape", func(b *testing.B) { scrape(b, false) })
 	b.Run("scrape-cold", func(b *testing.B) { scrape(b, true) })
+}
+
+// BenchmarkListAndWrite is what a lone scrape of 100,000 numbers with random
+// uuids does with memory: list every page through the real client (decode,
+// hold compactly, de-duplicate) and write every per-number family, each op
+// from nothing.
+func BenchmarkListAndWrite(b *testing.B) {
+	const n = 100000
+	u, _ := url.Parse("http://fake.invalid")
+	c, err := client.New(client.Config{BaseURL: u, Key: client.StaticKey("k"), PageSize: 1000, Concurrency: 4,
+		HTTPClient: &http.Client{Transport: fakeapi.NewPages(fakeapi.RandomIDs(fakeapi.Fleet(n, time.Now()), 1), 1000)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(c, Options{States: DefaultStates, HealthyStates: DefaultHealthyStates}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &bnWriter{}
+	var s *Scrape
+	b.ReportAllocs()
+	for b.Loop() {
+		*w = bnWriter{}
+		s = e.Scrape(context.Background())
+		if !s.OK() || s.Listing.Len() != n {
+			b.Fatal(s.Err)
+		}
+		if err := s.WriteText(w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(w.n)/1e6, "MB-written/op")
+	// What the listing holds, live: the heap with it and without it.
+	var with, without runtime.MemStats
+	runtime.GC()
+	runtime.GC() // and the page buffers of sync.Pool's victim cache
+	runtime.ReadMemStats(&with)
+	runtime.KeepAlive(s)
+	s = nil
+	runtime.GC()
+	runtime.ReadMemStats(&without)
+	b.ReportMetric(float64(with.HeapAlloc-without.HeapAlloc)/1e6, "MB-listing-live")
 }
 
 // BenchmarkRenderOnce is the answer of a listing in hand (no listing

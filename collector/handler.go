@@ -120,7 +120,10 @@ func (h *handler) write(out answerWriter, ans *answer, scrape *Scrape, mfs []*dt
 		return err
 	}
 	if scrape.OK() {
-		for i := range families {
+		for i, f := range families {
+			if !scrape.exposes(f.name) {
+				continue
+			}
 			if err := ans.writeFamily(out, scrape, i); err != nil {
 				return err
 			}

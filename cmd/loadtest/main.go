@@ -35,7 +35,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -144,14 +143,7 @@ func run(numbers string, scrapes int, latency time.Duration, binary, repo string
 func fleet(n int) []fakeapi.Number {
 	numbers := fakeapi.Fleet(n, time.Now())
 	if opts.ids == "random" {
-		rng := rand.New(rand.NewPCG(1, 2)) // the same fleet in every run
-		uuid := func() string {
-			return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, rng.Uint32()&0xfff, 0x8000|rng.Uint32()&0x3fff, rng.Uint64()&0xffffffffffff)
-		}
-		for i := range numbers {
-			numbers[i].ID = uuid()
-			numbers[i].CredentialsID = fakeapi.Ptr(uuid())
-		}
+		numbers = fakeapi.RandomIDs(numbers, 1) // the same fleet in every run
 	}
 	return numbers
 }
