@@ -81,6 +81,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 			{Address: cfg.telemetryPath, Text: "Metrics"},
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
+			{Address: "/config", Text: "Configuration"},
 		},
 		Accounts:    mode.accounts,
 		Probes:      cfg.configFile != "",

@@ -53,6 +53,9 @@ func serveFlags(ctx context.Context, cfg *config, logger *slog.Logger, reg *prom
 		return nil, err
 	}
 	mux.Handle(cfg.telemetryPath, account.Handler(reg))
+	mux.Handle("/config", accounts.ConfigHandler(func() ([]accounts.Settings, accounts.Source) {
+		return []accounts.Settings{cfg.accountSettings()}, accounts.Source{Demo: cfg.demo}
+	}, logger))
 	return &served{
 		// Ready while a key can be had: a deleted or emptied key file
 		// makes every scrape fail.
@@ -81,6 +84,7 @@ func serveAccounts(cfg *config, getenv func(string) string, logger *slog.Logger,
 	mux.Handle(cfg.telemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/probe", registry.ProbeHandler())
 	mux.Handle("/-/reload", registry.ReloadHandler())
+	mux.Handle("/config", accounts.ConfigHandler(registry.Effective, logger))
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
