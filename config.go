@@ -59,6 +59,24 @@ func (n *wholeNumber) Set(s string) error {
 
 func (n *wholeNumber) String() string { return strconv.Itoa(int(*n)) }
 
+// familyList is a repeatable flag of comma-separated family names or
+// regexps, as kube-state-metrics' --metric-allowlist takes them.
+type familyList []string
+
+func (l *familyList) Set(s string) error {
+	for _, entry := range strings.Split(s, ",") {
+		if entry = strings.TrimSpace(entry); entry != "" {
+			*l = append(*l, entry)
+		}
+	}
+	return nil
+}
+
+func (l *familyList) String() string { return strings.Join(*l, ",") }
+
+// IsCumulative makes the flag repeatable.
+func (l *familyList) IsCumulative() bool { return true }
+
 // defaultURL is the international platform's API.
 const defaultURL = "https://blackbox.dasha.ai"
 
@@ -122,6 +140,8 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("dasha.unlinked-only", "Only list numbers linked to no agent.").BoolVar(&c.filters.UnlinkedOnly)
 	app.Flag("registration.state", "A state listed in every number's state set (repeatable). Default: "+strings.Join(collector.DefaultStates, ", ")+".").PlaceHolder("STATE").Default(collector.DefaultStates...).StringsVar(&c.collector.States)
 	app.Flag("registration.healthy-state", "A state that counts as healthy (repeatable). Default: "+strings.Join(collector.DefaultHealthyStates, ", ")+".").PlaceHolder("STATE").Default(collector.DefaultHealthyStates...).StringsVar(&c.collector.HealthyStates)
+	app.Flag("metric-allowlist", "Expose only these per-number families: comma-separated names or regexps (anchored), repeatable. Excludes --metric-denylist. dasha_up, dasha_sip_phone_numbers and the exporter's own metrics are always exposed.").PlaceHolder("FAMILIES").SetValue((*familyList)(&c.collector.MetricAllowlist))
+	app.Flag("metric-denylist", "Drop these per-number families: comma-separated names or regexps (anchored), repeatable. Excludes --metric-allowlist.").PlaceHolder("FAMILIES").SetValue((*familyList)(&c.collector.MetricDenylist))
 	app.Flag("demo", "Serve a built-in simulated fleet instead of the real API; needs no key, ignores --dasha.url.").BoolVar(&c.demo)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.telemetryPath)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&c.logLevel, "debug", "info", "warn", "error")
@@ -174,6 +194,8 @@ var flagOfField = map[string]string{
 	"timeout_offset":              "--dasha.timeout-offset",
 	"registration.states":         "--registration.state",
 	"registration.healthy_states": "--registration.healthy-state",
+	"metrics.allowlist":           "--metric-allowlist",
+	"metrics.denylist":            "--metric-denylist",
 }
 
 // flagError names the flag behind a field error of the flags' account:

@@ -26,6 +26,7 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
+	"github.com/dasha-exporter/dasha_exporter/collector"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 	"github.com/dasha-exporter/dasha_exporter/landing"
 )
@@ -53,6 +54,8 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	defer stop()
 
 	reg := newRegistry()
+	cfg.collector.Renders = collector.NewRenderStats() // every account's exporter counts its kept renderings here
+	reg.MustRegister(cfg.collector.Renders)
 	mux := http.NewServeMux()
 	var mode *served
 	if cfg.configFile != "" {

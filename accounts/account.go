@@ -86,6 +86,7 @@ func newAccount(s Settings, keys client.KeySource, m *client.Metrics, logger *sl
 	if err != nil {
 		return nil, err
 	}
+	a.exporter.KeepRenderingsFor(s.CacheTTL) // an HA partner may reuse the cached listing's rendering
 	a.probe = a.Handler(nil)
 	return a, nil
 }
@@ -203,10 +204,10 @@ func (r *recorder) List(ctx context.Context) (*client.Listing, error) {
 		if !l.Time.IsZero() && l.Time.Before(start) {
 			// Reused from cache_ttl: the status already shows the
 			// listing, from when it was taken.
-			r.log.Debug("reused a complete listing (cache_ttl)", "taken", l.Time.UTC().Format(time.RFC3339Nano), "numbers", len(l.Numbers))
+			r.log.Debug("reused a complete listing (cache_ttl)", "taken", l.Time.UTC().Format(time.RFC3339Nano), "numbers", l.Len())
 			return l, nil
 		}
-		st.Numbers, st.Unhealthy = len(l.Numbers), r.opts.CountUnhealthy(l.Numbers)
+		st.Numbers, st.Unhealthy = l.Len(), r.opts.CountUnhealthy(l)
 	}
 	r.mu.Lock()
 	r.last = st

@@ -104,7 +104,7 @@ func decodeAccount(name string, key, v *yaml.Node, dir string, d Defaults) (Sett
 	s := Settings{
 		Name: name, PageSize: d.PageSize, Concurrency: d.Concurrency, CacheTTL: d.CacheTTL,
 		Timeout: d.Timeout, TimeoutOffset: d.TimeoutOffset,
-		Collector: collector.Options{States: d.Collector.States, HealthyStates: d.Collector.HealthyStates},
+		Collector: d.Collector, // registration: and metrics: override it
 		Origin:    Origin{Line: key.Line, Lines: map[string]int{}},
 	}
 	ctx := fmt.Sprintf("account %q: ", name)
@@ -214,6 +214,12 @@ var accountFields = []field{
 	{"timeout", duration(func(s *Settings) *time.Duration { return &s.Timeout })},
 	{"timeout_offset", duration(func(s *Settings) *time.Duration { return &s.TimeoutOffset })},
 	{"registration", nested("states, healthy_states", registrationFields)},
+	{"metrics", func(d *decoding, n *yaml.Node) error {
+		// An account's selection replaces the flags' one whole: an
+		// allowlist here must not meet the flags' denylist.
+		d.s.Collector.MetricAllowlist, d.s.Collector.MetricDenylist = nil, nil
+		return nested("allowlist, denylist", metricsFields)(d, n)
+	}},
 	{"tls_config", func(d *decoding, n *yaml.Node) error {
 		if err := nested("ca_file, cert_file, key_file, server_name, insecure_skip_verify, min_version", tlsFields)(d, n); err != nil {
 			return err
@@ -228,6 +234,12 @@ var accountFields = []field{
 var registrationFields = []field{
 	{"states", stateList(func(s *Settings) *[]string { return &s.Collector.States })},
 	{"healthy_states", stateList(func(s *Settings) *[]string { return &s.Collector.HealthyStates })},
+}
+
+// metricsFields are the fields under metrics:, the family selection.
+var metricsFields = []field{
+	{"allowlist", selectionList(func(s *Settings) *[]string { return &s.Collector.MetricAllowlist })},
+	{"denylist", selectionList(func(s *Settings) *[]string { return &s.Collector.MetricDenylist })},
 }
 
 // tlsFields are the fields of prometheus/common's tls_config that make
@@ -366,12 +378,24 @@ func duration(to func(*Settings) *time.Duration) func(*decoding, *yaml.Node) err
 // stateList decodes a list of states, refusing more than
 // collector.MaxStates before looking at any.
 func stateList(to func(*Settings) *[]string) func(*decoding, *yaml.Node) error {
+	return list("must be a list, e.g. [Registered, Failed]", "states", collector.MaxStates, to)
+}
+
+// selectionList decodes a list of family names or regexps, refusing more
+// than collector.MaxSelection before looking at any.
+func selectionList(to func(*Settings) *[]string) func(*decoding, *yaml.Node) error {
+	return list("must be a list of family names or regexps, e.g. [dasha_sip_registration_state]", "entries", collector.MaxSelection, to)
+}
+
+// list decodes a list of up to most strings; shape says what is expected
+// when the value is not a list, items what the items are called.
+func list(shape, items string, most int, to func(*Settings) *[]string) func(*decoding, *yaml.Node) error {
 	return func(d *decoding, n *yaml.Node) error {
 		switch {
 		case n.Kind != yaml.SequenceNode:
-			return d.fail(n, errors.New("must be a list, e.g. [Registered, Failed]"))
-		case len(n.Content) > collector.MaxStates:
-			return d.fail(n, fmt.Errorf("lists %d states; at most %d are allowed", len(n.Content), collector.MaxStates))
+			return d.fail(n, errors.New(shape))
+		case len(n.Content) > most:
+			return d.fail(n, fmt.Errorf("lists %d %s; at most %d are allowed", len(n.Content), items, most))
 		}
 		out := make([]string, 0, len(n.Content))
 		for _, item := range n.Content {

@@ -96,6 +96,7 @@ type accountView struct {
 	Timeout       string           `yaml:"timeout"`
 	TimeoutOffset string           `yaml:"timeout_offset"`
 	Registration  registrationView `yaml:"registration"`
+	Metrics       *metricsView     `yaml:"metrics,omitempty"`
 	TLSConfig     *tlsView         `yaml:"tls_config,omitempty"`
 	ProxyURL      string           `yaml:"proxy_url,omitempty"`
 }
@@ -103,6 +104,13 @@ type accountView struct {
 type registrationView struct {
 	States        []string `yaml:"states,flow"`
 	HealthyStates []string `yaml:"healthy_states,flow"`
+}
+
+// metricsView is the family selection; absent when every family is
+// exported.
+type metricsView struct {
+	Allowlist []string `yaml:"allowlist,flow,omitempty"`
+	Denylist  []string `yaml:"denylist,flow,omitempty"`
 }
 
 // tlsView is prometheus/common's tls_config as far as the decoder reads it,
@@ -143,7 +151,12 @@ func viewOf(s *Settings, src Source, wd string) (accountView, map[string]string)
 		TimeoutOffset: s.TimeoutOffset.String(),
 		Registration:  registrationView{States: s.Collector.States, HealthyStates: s.Collector.HealthyStates},
 		TLSConfig:     tlsOf(&s.TLS, wd),
-		ProxyURL:      withoutUserinfo(s.ProxyURL),
+		// Collector.Renders is a counter the exporter shares, not
+		// configuration.
+		ProxyURL: withoutUserinfo(s.ProxyURL),
+	}
+	if c := s.Collector; len(c.MetricAllowlist) > 0 || len(c.MetricDenylist) > 0 {
+		v.Metrics = &metricsView{Allowlist: c.MetricAllowlist, Denylist: c.MetricDenylist}
 	}
 	comments := map[string]string{}
 	if s.Platform != "" {

@@ -108,6 +108,7 @@ func Check(path string, opts Options) (warnings []string, err error) {
 		if _, err := newAccount(s, keys, nil, nil, "", true); err != nil {
 			return warnings, fmt.Errorf("%s: account %q: %w", path, s.Name, err)
 		}
+		warnings = append(warnings, s.DroppedFamilyWarnings()...)
 	}
 	return warnings, nil
 }

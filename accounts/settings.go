@@ -104,6 +104,17 @@ func (s *Settings) Equal(o *Settings) bool {
 	return reflect.DeepEqual(a, b)
 }
 
+// DroppedFamilyWarnings names, for --config.check, each family the account
+// drops that the shipped alerts or dashboard read (the running exporter
+// logs the same when it builds the account).
+func (s *Settings) DroppedFamilyWarnings() []string {
+	var out []string
+	for _, u := range s.Collector.DroppedInUse() {
+		out = append(out, fmt.Sprintf("account %q: %s", s.Name, u))
+	}
+	return out
+}
+
 // Where names the account's API for people: the platform, or the URL.
 func (s *Settings) Where() string {
 	if s.Platform != "" {
@@ -170,10 +181,17 @@ func (s *Settings) Validate() error {
 	case s.TimeoutOffset < 0:
 		return fieldErr("timeout_offset", "%v must not be negative", s.TimeoutOffset)
 	}
+	// An empty selection and none are the same account.
+	if len(s.Collector.MetricAllowlist) == 0 {
+		s.Collector.MetricAllowlist = nil
+	}
+	if len(s.Collector.MetricDenylist) == 0 {
+		s.Collector.MetricDenylist = nil
+	}
 	if err := s.Collector.Validate(); err != nil {
 		var oe *collector.OptionError
 		if errors.As(err, &oe) {
-			return fieldErr("registration."+oe.Option, "%s", oe.Msg)
+			return &FieldError{Field: fieldOfOption(oe.Option), Other: fieldOfOption(oe.Other), Msg: oe.Msg}
 		}
 		return fieldErr("registration", "%v", err)
 	}
@@ -190,6 +208,19 @@ func (s *Settings) Validate() error {
 		}
 	}
 	return nil
+}
+
+// fieldOfOption names a collector option as the file does.
+func fieldOfOption(option string) string {
+	switch option {
+	case "":
+		return ""
+	case "metric_allowlist":
+		return "metrics.allowlist"
+	case "metric_denylist":
+		return "metrics.denylist"
+	}
+	return "registration." + option
 }
 
 // validateURL checks the platform or URL and normalises the URL.

@@ -2,8 +2,9 @@
 // phone number, page by page, under the caller's deadline.
 //
 // client.go holds the configuration and the Client; list.go lists the fleet
-// and assembles it from its pages; request.go sends one request, with
-// retries and backoff; page.go reads and parses one page.
+// and assembles it from its pages; listing.go and block.go hold a listing
+// compactly, identity.go keeps its ids distinct; request.go sends one
+// request, with retries and backoff; page.go reads and parses one page.
 package client
 
 import (
@@ -79,14 +80,6 @@ type Config struct {
 	Metrics     *Metrics     // nil: not counted
 	Logger      *slog.Logger // nil: discarded
 	UserAgent   string
-}
-
-// Listing is one complete listing of the fleet.
-type Listing struct {
-	Numbers  []PhoneNumber // de-duplicated by ID, in the API's order
-	Requests int           // HTTP requests it took, retries included
-	Relists  int           // times the list shifted and was taken again
-	Time     time.Time     // when the listing completed
 }
 
 // Client lists SIP phone numbers. It is safe for concurrent use.

@@ -57,15 +57,15 @@ func TestListPagesThroughEveryNumber(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(l.Numbers) != 35 {
-			t.Fatalf("round %d: got %d numbers, want 35", round, len(l.Numbers))
+		if l.Len() != 35 {
+			t.Fatalf("round %d: got %d numbers, want 35", round, l.Len())
 		}
 		seen := map[string]bool{}
-		for _, n := range l.Numbers {
+		for _, n := range l.All() {
 			if seen[n.ID] {
 				t.Fatalf("id %s listed twice", n.ID)
 			}
-			seen[n.ID] = true
+			seen[strings.Clone(n.ID)] = true // All reuses it
 		}
 		if l.Requests != 4 {
 			t.Errorf("round %d: %d requests, want 4 pages of 10", round, l.Requests)
@@ -85,8 +85,8 @@ func TestListEmptyFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Numbers) != 0 || l.Requests != 1 {
-		t.Fatalf("got %d numbers in %d requests, want 0 in 1", len(l.Numbers), l.Requests)
+	if l.Len() != 0 || l.Requests != 1 {
+		t.Fatalf("got %d numbers in %d requests, want 0 in 1", l.Len(), l.Requests)
 	}
 }
 
@@ -451,8 +451,8 @@ func TestIDsTheAPIRepeatsAreExportedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Numbers) != 2 || l.Numbers[0].ID != "a" || l.Numbers[1].ID != "b" {
-		t.Errorf("numbers %+v", l.Numbers)
+	if l.Len() != 2 || l.At(0).ID != "a" || l.At(1).ID != "b" {
+		t.Errorf("numbers %+v", l)
 	}
 	if requests.Load() != 2 {
 		t.Errorf("%d requests: the repeat is confirmed by one second listing", requests.Load())

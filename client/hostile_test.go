@@ -179,7 +179,7 @@ func ftLen(l *Listing) any {
 	if l == nil {
 		return "no"
 	}
-	return len(l.Numbers)
+	return l.Len()
 }
 
 // Deadlines, with real timers: page one answers at every instant around the
@@ -430,7 +430,7 @@ func TestAPIThatIgnoresSkipFails(t *testing.T) {
 		l, err := c.List(t.Context())
 		ftWantErr(t, err, "does not page", "skip=5", "5 distinct numbers of totalCount 15")
 		if l != nil {
-			t.Errorf("a partial fleet of %d numbers", len(l.Numbers))
+			t.Errorf("a partial fleet of %d numbers", l.Len())
 		}
 	})
 }
@@ -454,8 +454,8 @@ func TestRepeatedIDsAcrossPagesAreExportedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatalf("guess %d: %v", guess, err)
 		}
-		if want := int64(pagesFor(int(max(guess, 4)), 2) * 2); len(l.Numbers) != 3 || requests.Load() != want {
-			t.Errorf("guess %d: %d numbers after %d requests, want 3 after %d", guess, len(l.Numbers), requests.Load(), want)
+		if want := int64(pagesFor(int(max(guess, 4)), 2) * 2); l.Len() != 3 || requests.Load() != want {
+			t.Errorf("guess %d: %d numbers after %d requests, want 3 after %d", guess, l.Len(), requests.Load(), want)
 		}
 	}
 }
@@ -534,7 +534,7 @@ func TestKeyEchoedAnywhereIsRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprintf("%+v %+v", l.Numbers[0], *l.Numbers[0].RegistrationStatus); strings.Contains(got, key[:12]) || strings.Count(got, "[REDACTED]") != 9 {
+	if got := fmt.Sprintf("%+v %+v", l.At(0), *l.At(0).RegistrationStatus); strings.Contains(got, key[:12]) || strings.Count(got, "[REDACTED]") != 9 {
 		t.Errorf("the number shows the key: %s", got)
 	}
 }

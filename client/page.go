@@ -131,6 +131,11 @@ func parsePage(data []byte, take int, key string) (*page, error) {
 			return nil, fmt.Errorf("item %d of the page has no id", i)
 		}
 	}
+	if mayHaveLossyText(data) {
+		if err := escapeIDs(data, &p); err != nil {
+			return nil, err
+		}
+	}
 	if redact && bytes.IndexByte(data, '\\') >= 0 {
 		// Only a JSON escape can spell the key so that the raw bytes
 		// did not show it.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,12 +18,20 @@ import (
 	"github.com/dasha-exporter/dasha_exporter/client"
 )
 
-// Options configure the state set.
+// Options configure the state set and which per-number families are
+// exposed.
 type Options struct {
 	// States are listed in every number's state set.
 	States []string
 	// HealthyStates count as healthy when there is no error.
 	HealthyStates []string
+	// MetricAllowlist, when set, exposes only the per-number families it
+	// matches; MetricDenylist drops those it matches. At most one is set.
+	// Entries are names or anchored regexps (see select.go).
+	MetricAllowlist []string
+	MetricDenylist  []string
+	// Renders counts the renderings the exporter keeps; nil counts nothing.
+	Renders *RenderStats
 }
 
 // DefaultStates and DefaultHealthyStates are the flags' defaults.
@@ -35,17 +44,25 @@ var (
 // listed state, and no real API has more than a handful.
 const MaxStates = 64
 
-// An OptionError names the option at fault by a neutral name, "states" or
-// "healthy_states"; the caller says where it was set (a flag, a file).
+// An OptionError names the option at fault by a neutral name, "states",
+// "healthy_states", "metric_allowlist" or "metric_denylist"; the caller
+// says where it was set (a flag, a file).
 type OptionError struct {
 	Option string
+	Other  string // the other option, when two exclude each other
 	Msg    string // what is wrong, without the option's name
 }
 
-func (e *OptionError) Error() string { return e.Option + ": " + e.Msg }
+func (e *OptionError) Error() string {
+	if e.Other != "" {
+		return e.Option + " and " + e.Other + " " + e.Msg
+	}
+	return e.Option + ": " + e.Msg
+}
 
-// Validate rejects option sets that would give broken state sets. Its
-// errors are *OptionError.
+// Validate rejects option sets that would give broken state sets, or a
+// family selection with an entry that names no family. Its errors are
+// *OptionError.
 func (o Options) Validate() error {
 	if err := checkStates("states", o.States); err != nil {
 		return err
@@ -57,27 +74,28 @@ func (o Options) Validate() error {
 		// States are case-sensitive; a healthy state outside the state set
 		// is most likely a typo that would make every number unhealthy.
 		if !slices.Contains(o.States, s) {
-			return &OptionError{"healthy_states", fmt.Sprintf("%q is not one of the states %v (states are case-sensitive)", s, o.States)}
+			return &OptionError{Option: "healthy_states", Msg: fmt.Sprintf("%q is not one of the states %v (states are case-sensitive)", s, o.States)}
 		}
 	}
-	return nil
+	_, err := dropped(o.MetricAllowlist, o.MetricDenylist)
+	return err
 }
 
 // checkStates accepts 1..MaxStates distinct, non-empty states.
 func checkStates(option string, states []string) error {
 	switch {
 	case len(states) == 0:
-		return &OptionError{option, "needs at least one state"}
+		return &OptionError{Option: option, Msg: "needs at least one state"}
 	case len(states) > MaxStates:
-		return &OptionError{option, fmt.Sprintf("lists %d states; at most %d are allowed", len(states), MaxStates)}
+		return &OptionError{Option: option, Msg: fmt.Sprintf("lists %d states; at most %d are allowed", len(states), MaxStates)}
 	}
 	seen := make(map[string]bool, len(states))
 	for _, s := range states {
 		if s == "" {
-			return &OptionError{option, "must not be empty"}
+			return &OptionError{Option: option, Msg: "must not be empty"}
 		}
 		if seen[s] {
-			return &OptionError{option, fmt.Sprintf("%q is given twice", s)}
+			return &OptionError{Option: option, Msg: fmt.Sprintf("%q is given twice", s)}
 		}
 		seen[s] = true
 	}
@@ -89,12 +107,15 @@ func checkStates(option string, states []string) error {
 type Exporter struct {
 	lister client.Lister
 	rules  *rules
+	drop   map[string]bool // per-number families not exposed
 	log    *slog.Logger
 	now    func() time.Time
 
 	mu          sync.Mutex
 	lastSuccess time.Time
 	failing     bool // the last listing failed: say so when one succeeds again
+
+	renders renderings // what answers sharing a listing share (render.go)
 }
 
 // New returns an Exporter listing through lister.
@@ -105,7 +126,11 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}, nil
+	drop, _ := dropped(opts.MetricAllowlist, opts.MetricDenylist) // checked by Validate
+	warnDroppedInUse(logger, opts)
+	e := &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), drop: drop, log: logger, now: time.Now}
+	e.renders.stats = opts.Renders
+	return e, nil
 }
 
 // Scrape lists the fleet under ctx and returns the result to expose.
@@ -116,7 +141,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
 	}
 	end := e.now()
-	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
+	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules, drop: e.drop}
 
 	e.mu.Lock()
 	recovered := err == nil && e.failing
@@ -139,9 +164,9 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		e.log.Error("listing SIP phone numbers failed", "err", err, "duration", s.Duration)
 	} else {
 		if recovered {
-			e.log.Info("listing SIP phone numbers works again", "numbers", len(listing.Numbers))
+			e.log.Info("listing SIP phone numbers works again", "numbers", listing.Len())
 		}
-		e.log.Debug("listed SIP phone numbers", "numbers", len(listing.Numbers), "requests", listing.Requests, "relists", listing.Relists, "duration", s.Duration)
+		e.log.Debug("listed SIP phone numbers", "numbers", listing.Len(), "requests", listing.Requests, "relists", listing.Relists, "duration", s.Duration)
 	}
 	return s
 }
@@ -150,14 +175,19 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 // every metric it yields, built as const metrics; the /metrics handler
 // writes the per-number families with WriteText instead (see text.go).
 type Scrape struct {
-	Time        time.Time       // when the listing ended: expiry is counted from here
+	Time        time.Time       // when the listing ended (see listingEnd): expiry is counted from here
 	Duration    time.Duration   // how long the listing took
 	Listing     *client.Listing // nil when it failed
 	Err         error
 	LastSuccess time.Time // zero until a listing succeeds
 
 	rules *rules
+	drop  map[string]bool // per-number families not exposed
 }
+
+// exposes reports whether the family named name is written; the one check
+// of the family selection, made wherever a family is emitted.
+func (s *Scrape) exposes(name string) bool { return !s.drop[name] }
 
 // OK reports whether the listing succeeded.
 func (s *Scrape) OK() bool { return s.Err == nil }
@@ -191,7 +221,7 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(s.OK()))
 	if s.OK() {
-		ch <- prometheus.MustNewConstMetric(numbersDesc, prometheus.GaugeValue, float64(len(s.Listing.Numbers)))
+		ch <- prometheus.MustNewConstMetric(numbersDesc, prometheus.GaugeValue, float64(s.Listing.Len()))
 	}
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, s.Duration.Seconds())
 	if !s.LastSuccess.IsZero() {
@@ -211,8 +241,10 @@ var descs = func() []*prometheus.Desc {
 // Describe sends the descriptors of every metric a Scrape yields.
 func (s *Scrape) Describe(ch chan<- *prometheus.Desc) {
 	statusCollector{s}.Describe(ch)
-	for _, d := range descs {
-		ch <- d
+	for i, d := range descs {
+		if s.exposes(families[i].name) {
+			ch <- d
+		}
 	}
 }
 
@@ -224,9 +256,12 @@ func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for i, f := range families {
+		if !s.exposes(f.name) {
+			continue
+		}
 		cs := constSink{ch: ch, desc: descs[i], labels: len(f.labels)}
-		for j := range s.Listing.Numbers {
-			f.emit(cs, &s.Listing.Numbers[j], s.rules, s.Time)
+		for _, n := range s.Listing.All() {
+			f.emit(cs, n, s.rules, s.Time)
 		}
 	}
 }
@@ -238,7 +273,12 @@ type constSink struct {
 	labels int // how many of the labelValues the family uses
 }
 
+// A const metric keeps its label values, and the listing's walk reuses the
+// strings of uuids: each value is cloned.
 func (c constSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
 	values := append([]string{cutID(n.ID), cutID(n.PhoneNumber)}, lv[:c.labels]...)
+	for i := range values {
+		values[i] = strings.Clone(values[i])
+	}
 	c.ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, values...)
 }
