@@ -38,6 +38,7 @@ type config struct {
 	logLevel      string
 	logFormat     string
 	web           *web.FlagConfig
+	enableReload  bool // --web.enable-reload: serve /-/reload
 
 	configFile  string   // --config.file: several accounts (see accounts/)
 	configCheck bool     // --config.check: validate the file and exit
@@ -148,6 +149,7 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&c.logFormat, "logfmt", "json")
 	app.Flag("config.file", "YAML file of named accounts, each on /probe?target=<account>; the --dasha.* tuning flags become their defaults. See README.").Envar("DASHA_CONFIG_FILE").StringVar(&c.configFile)
 	app.Flag("config.check", "Validate --config.file and exit: 0 if it is good, 1 with the error otherwise.").BoolVar(&c.configCheck)
+	app.Flag("web.enable-reload", "Serve POST /-/reload (requests from another site's page are refused); --no-web.enable-reload turns it off. SIGHUP reloads either way.").Default("true").BoolVar(&c.enableReload)
 	c.web = kingpinflag.AddFlags(app, ":9612")
 	app.GetFlag("dasha.api-key-file").PlaceHolder("FILE") // not DASHA.API-KEY-FILE in --help
 	return app, rawURL
@@ -158,7 +160,7 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 // an account the same way.
 func (c *config) accountSettings() accounts.Settings {
 	s := accounts.Settings{
-		Name:          "default",
+		Name:          accounts.FlagsAccount,
 		KeyFile:       c.apiKeyFile,
 		Filters:       c.filters,
 		PageSize:      c.pageSize,
@@ -171,8 +173,8 @@ func (c *config) accountSettings() accounts.Settings {
 	if c.url != nil {
 		s.URL = c.url.String()
 	}
-	if c.apiKey != "" {
-		s.KeyEnv = "DASHA_API_KEY"
+	if c.apiKey != "" || c.demo {
+		s.KeyEnv = "DASHA_API_KEY" // with --demo, main's getenv gives the fake API's key
 	}
 	return s
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/dasha-exporter/dasha_exporter/accounts"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 )
 
@@ -127,10 +128,14 @@ func serveOneAccount(t *testing.T, name string) (mux *http.ServeMux, path, apiUR
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux = http.NewServeMux()
-	if _, err := serveAccounts(cfg, getenv, slog.New(slog.DiscardHandler), newRegistry(), mux); err != nil {
+	reg := newRegistry()
+	registry, err := newAccounts(accounts.File(path), cfg, getenv, slog.New(slog.DiscardHandler), reg)
+	if err != nil {
 		t.Fatal(err)
 	}
+	mux = http.NewServeMux()
+	routes(cfg, registry, reg, mux)
+	reloadOnSIGHUP(t.Context(), registry, slog.New(slog.DiscardHandler))
 	return mux, path, api.URL
 }
 

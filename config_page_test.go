@@ -35,11 +35,7 @@ func TestConfigPageFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	if _, err := serveFlags(t.Context(), cfg, slog.New(slog.DiscardHandler), newRegistry(), mux); err != nil {
-		t.Fatal(err)
-	}
-	body := getConfig(t, mux)
+	body := getConfig(t, wire(t, cfg, getenv, slog.New(slog.DiscardHandler)))
 	for _, want := range []string{"Source: the command-line flags", "\n  default:\n", "url: https://blackbox.dasha.ai\n",
 		"api_key_env: DASHA_API_KEY\n", "page_size: 500\n", `provider_id: "0b6f3b5e-8f0c-4b8a-9a51-7d1f2c3e4aee"`} {
 		if !strings.Contains(body, want) {
@@ -51,19 +47,17 @@ func TestConfigPageFlags(t *testing.T) {
 	}
 }
 
-// TestConfigPageDemo: --demo says so, and shows no key source.
+// TestConfigPageDemo: --demo says so, also of the key it supplies.
 func TestConfigPageDemo(t *testing.T) {
 	cfg, err := parseConfig([]string{"--demo"}, env(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	if _, err := serveFlags(t.Context(), cfg, slog.New(slog.DiscardHandler), newRegistry(), mux); err != nil {
-		t.Fatal(err)
-	}
-	body := getConfig(t, mux)
-	if !strings.Contains(body, "with --demo") || !strings.Contains(body, "url: http://127.0.0.1:") || strings.Contains(body, "    api_key") {
-		t.Errorf("not the demo's account:\n%s", body)
+	body := getConfig(t, wire(t, cfg, env(nil), slog.New(slog.DiscardHandler)))
+	for _, want := range []string{"with --demo", "url: http://127.0.0.1:", "api_key_env: DASHA_API_KEY # --demo sets it"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %q in\n%s", want, body)
+		}
 	}
 }
 

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dasha-exporter/dasha_exporter/accounts"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -49,12 +52,15 @@ func TestParseConfigKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks, err := keySource(c)
+	if s := c.accountSettings(); s.KeyFile != path || s.KeyEnv != "" || s.Name != "default" {
+		t.Errorf("the flags' account: %+v", s)
+	}
+	registry, err := newAccounts(accounts.Flags{Account: c.accountSettings(), Flags: flagNames}, c, env(nil), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, _ := ks.Key(); k != "sk-file" {
-		t.Errorf("key %q", k)
+	if err := registry.Get("default").KeyProblem(); err != nil {
+		t.Errorf("key: %v", err)
 	}
 }
 
@@ -131,14 +137,6 @@ func TestRunFailsBeforeListening(t *testing.T) {
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatalf("%s: run kept serving", name)
-		}
-	}
-}
-
-func TestIsLoopback(t *testing.T) {
-	for host, want := range map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true, "10.0.0.1": false, "blackbox.dasha.ai": false} {
-		if isLoopback(host) != want {
-			t.Errorf("isLoopback(%q) != %v", host, want)
 		}
 	}
 }

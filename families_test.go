@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -60,10 +59,7 @@ func TestFlagsModeDropsTheFamilyAndWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	mux := http.NewServeMux()
-	if _, err := serveFlags(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), newRegistry(), mux); err != nil {
-		t.Fatal(err)
-	}
+	mux := wire(t, cfg, env(map[string]string{"DASHA_API_KEY": "k"}), slog.New(slog.NewTextHandler(&logs, nil)))
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "family=dasha_sip_registration_expiry_seconds alerts=\"DashaSIPRegistrationExpired, DashaSIPRegistrationExpiringSoon\"") {
 		t.Errorf("no warning naming the family and its alerts:\n%s", logs.String())
 	}
@@ -93,10 +89,7 @@ func TestFileAccountsTakeTheFlagsSelectionAsDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	mux := http.NewServeMux()
-	if _, err := serveAccounts(cfg, getenv, slog.New(slog.NewTextHandler(&logs, nil)), newRegistry(), mux); err != nil {
-		t.Fatal(err)
-	}
+	mux := wire(t, cfg, getenv, slog.New(slog.NewTextHandler(&logs, nil)))
 	probe := func(target string) string {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest("GET", "/probe?target="+target, nil))
@@ -130,10 +123,7 @@ func TestReloadWarnsForTheChangedAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	mux := http.NewServeMux()
-	if _, err := serveAccounts(cfg, getenv, slog.New(slog.NewTextHandler(&logs, nil)), newRegistry(), mux); err != nil {
-		t.Fatal(err)
-	}
+	mux := wire(t, cfg, getenv, slog.New(slog.NewTextHandler(&logs, nil)))
 	if strings.Contains(logs.String(), "level=WARN") {
 		t.Fatalf("a warning without a selection:\n%s", logs.String())
 	}

@@ -14,7 +14,7 @@ import (
 // 9512) would make most of them download a file. It is never cached: it
 // changes on reload and names paths an operator may not want kept in a
 // proxy.
-func ConfigHandler(current func() ([]Settings, Source), logger *slog.Logger) http.Handler {
+func ConfigHandler(current func() ([]Settings, Provenance), logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -41,14 +41,28 @@ func ConfigHandler(current func() ([]Settings, Source), logger *slog.Logger) htt
 	})
 }
 
-// Effective returns the settings of the running configuration, in the
-// file's order, and where they came from: for ConfigHandler.
-func (r *Registry) Effective() ([]Settings, Source) {
-	st := r.Status()
+// Effective returns the settings of the running accounts, in the
+// source's order, and where they came from (the file and its load, or
+// the flags): for ConfigHandler.
+func (r *Registry) Effective() ([]Settings, Provenance) {
+	var p Provenance
+	if st, ok := r.Status(); ok {
+		p.File, p.Loaded = st.File, st.Loaded
+	}
 	list := r.Accounts()
 	settings := make([]Settings, len(list))
 	for i, a := range list {
 		settings[i] = a.Settings
 	}
-	return settings, Source{File: st.File, Loaded: st.Loaded}
+	return settings, p
+}
+
+// ConfigHandler serves the registry's effective configuration on /config;
+// demo says the flags' account is --demo's.
+func (r *Registry) ConfigHandler(demo bool) http.Handler {
+	return ConfigHandler(func() ([]Settings, Provenance) {
+		settings, p := r.Effective()
+		p.Demo = demo
+		return settings, p
+	}, r.log)
 }

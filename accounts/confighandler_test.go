@@ -20,7 +20,7 @@ func get(t *testing.T, h http.Handler, method string) *httptest.ResponseRecorder
 // browsers show and parses back; HEAD the same headers; other methods 405.
 func TestConfigHandler(t *testing.T) {
 	s := validSettings()
-	h := ConfigHandler(func() ([]Settings, Source) { return []Settings{s}, Source{} }, nil)
+	h := ConfigHandler(func() ([]Settings, Provenance) { return []Settings{s}, Provenance{} }, nil)
 
 	rec := get(t, h, http.MethodGet)
 	if rec.Code != http.StatusOK {
@@ -64,7 +64,7 @@ func TestConfigHandlerFollowsReloads(t *testing.T) {
 		}
 	}
 	write("accounts:\n  b:\n    platform: us\n    api_key_env: B_KEY\n  a:\n    url: http://127.0.0.1:1\n    api_key_env: A_KEY\n")
-	r, err := NewRegistry(path, Options{Defaults: testDefaults, Getenv: func(string) string { return "" }}, nil)
+	r, err := NewRegistry(File(path), Options{Defaults: testDefaults, Getenv: func(string) string { return "" }}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestConfigHandlerFollowsReloads(t *testing.T) {
 func TestConfigHandlerRenderingError(t *testing.T) {
 	s := validSettings()
 	s.TLS.MinVersion = 1 // no TLS version: MarshalYAML fails
-	rec := get(t, ConfigHandler(func() ([]Settings, Source) { return []Settings{s}, Source{} }, nil), http.MethodGet)
+	rec := get(t, ConfigHandler(func() ([]Settings, Provenance) { return []Settings{s}, Provenance{} }, nil), http.MethodGet)
 	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "accounts:") {
 		t.Errorf("%d %s", rec.Code, rec.Body)
 	}

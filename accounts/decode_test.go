@@ -165,56 +165,6 @@ func TestLoadNamesTheFile(t *testing.T) {
 	}
 }
 
-func TestKeySourceNeverRepeatsTheValue(t *testing.T) {
-	for name, value := range map[string]string{
-		"unset":       "",
-		"white space": "two words " + pastedKey,
-		"non-ASCII":   pastedKey + "é",
-	} {
-		t.Run(name, func(t *testing.T) {
-			s := Settings{KeyEnv: "ACME_KEY"}
-			keys, problem := keySource(&s, func(k string) string {
-				if k == "ACME_KEY" {
-					return value
-				}
-				return ""
-			})
-			if problem == nil {
-				t.Fatal("no problem reported")
-			}
-			_, err := keys.Key()
-			for _, msg := range []string{problem.Error(), err.Error()} {
-				if strings.Contains(msg, pastedKey) || strings.Contains(msg, "ACME_KEY") {
-					t.Errorf("message repeats the value or the variable's name: %q", msg)
-				}
-			}
-		})
-	}
-	s := Settings{KeyEnv: "ACME_KEY"}
-	keys, problem := keySource(&s, func(string) string { return " " + pastedKey + "\n" })
-	if problem != nil {
-		t.Fatal(problem)
-	}
-	if k, _ := keys.Key(); k != pastedKey {
-		t.Errorf("key = %q, want it trimmed", k)
-	}
-}
-
-func TestKeyFileCreatedLater(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "key")
-	s := Settings{KeyFile: path}
-	keys, problem := keySource(&s, nil)
-	if problem == nil {
-		t.Fatal("a missing key file is not reported")
-	}
-	if err := os.WriteFile(path, []byte("k1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if k, err := keys.Key(); err != nil || k != "k1" {
-		t.Errorf("after the file appeared: %q, %v", k, err)
-	}
-}
-
 // TestSyntaxErrorsNameTheLineOfTheFault: the YAML library says "line 1:
 // did not find expected key" for a mis-indented line 4 and "line 3" for a
 // tab on line 4.

@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/common/config"
 )
 
-// Source is where the settings shown by EffectiveYAML came from.
-type Source struct {
+// Provenance is where the settings shown by EffectiveYAML came from.
+type Provenance struct {
 	File   string    // the configuration file; "" for the command-line flags
 	Loaded time.Time // when File was loaded (the running configuration)
 	Demo   bool      // the flags' --demo: a simulated fleet, no key
@@ -30,7 +30,7 @@ type Source struct {
 // which cannot be mistaken for a path or a variable name. proxy_url and
 // url lose their userinfo. Paths are made absolute, so that the text is a
 // configuration file valid in any directory.
-func EffectiveYAML(settings []Settings, src Source) ([]byte, error) {
+func EffectiveYAML(settings []Settings, src Provenance) ([]byte, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		wd = "" // paths stay as they are: relative to the working directory
@@ -54,7 +54,7 @@ func EffectiveYAML(settings []Settings, src Source) ([]byte, error) {
 // header is the comment above the YAML: where it came from and the rule
 // for key sources. The file's path is quoted: a newline in it would end
 // the comment.
-func header(src Source) string {
+func header(src Provenance) string {
 	var b strings.Builder
 	b.WriteString("The effective configuration of dasha_exporter: every account, every default filled in.\n")
 	switch {
@@ -65,7 +65,7 @@ func header(src Source) string {
 		}
 		b.WriteString(".\n")
 	case src.Demo:
-		b.WriteString("Source: the command-line flags with --demo: a simulated fleet on a loopback address, no key.\n")
+		b.WriteString("Source: the command-line flags with --demo: a simulated fleet on a loopback address.\n")
 	default:
 		b.WriteString("Source: the command-line flags, as the account \"default\": api_key_env is DASHA_API_KEY,\n")
 		b.WriteString("api_key_file is --dasha.api-key-file.\n")
@@ -138,7 +138,7 @@ const hiddenInline = "<hidden: inline value>"
 
 // viewOf is one account's settings as the file would write them, and
 // the comments of lines where the bare value would not say enough.
-func viewOf(s *Settings, src Source, wd string) (accountView, map[string]string) {
+func viewOf(s *Settings, src Provenance, wd string) (accountView, map[string]string) {
 	v := accountView{
 		PhoneNumber:   s.Filters.PhoneNumber,
 		ProviderID:    s.Filters.ProviderID,
@@ -164,7 +164,7 @@ func viewOf(s *Settings, src Source, wd string) (accountView, map[string]string)
 	} else {
 		v.URL = withoutUserinfo(s.URL)
 		if src.Demo {
-			comments["url"] = "--demo: the simulated fleet; no key"
+			comments["url"] = "--demo: the simulated fleet"
 		}
 	}
 	// A hidden source's comment points at the line of the file that
@@ -178,6 +178,9 @@ func viewOf(s *Settings, src Source, wd string) (accountView, map[string]string)
 	switch {
 	case s.KeyEnv != "" && ShowableEnvName(s.KeyEnv):
 		v.APIKeyEnv = s.KeyEnv
+		if src.Demo {
+			comments["api_key_env"] = "--demo sets it to the simulated API's key"
+		}
 	case s.KeyEnv != "":
 		v.APIKeyEnv, comments["api_key_env"] = "<hidden: not a short variable name>", hidden("api_key_env")
 	case s.KeyFile != "":

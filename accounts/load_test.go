@@ -129,7 +129,7 @@ func TestReloadKeepsTheRunningConfigurationOnAHostileFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("accounts:\n  a:\n    url: http://127.0.0.1:1\n    api_key_env: K\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRegistry(path, Options{Defaults: testDefaults, Getenv: func(string) string { return "k" }}, nil)
+	r, err := NewRegistry(File(path), Options{Defaults: testDefaults, Getenv: func(string) string { return "k" }}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func TestEmitterAgreesWithYAMLv3(t *testing.T) {
 	flags := validSettings()
 	flags.Name, flags.KeyEnv = "default", "DASHA_API_KEY"
 	for _, s := range []Settings{showAll(t), validSettings(), odd, flags} {
-		v, comments := viewOf(&s, Source{}, "/wd")
+		v, comments := viewOf(&s, Provenance{}, "/wd")
 		var e blockEmitter
 		if err := e.mapping(reflect.ValueOf(v), 0, comments); err != nil {
 			t.Fatal(err)

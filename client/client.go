@@ -80,6 +80,14 @@ type Config struct {
 	Metrics     *Metrics     // nil: not counted
 	Logger      *slog.Logger // nil: discarded
 	UserAgent   string
+
+	// KeySetting and URLSetting name, for people, where the key and the
+	// base URL were set ("api_key_env ACME_KEY", "--dasha.url"), so that
+	// an answer saying either is wrong names what to change. KeySetting is
+	// asked each time: whether a key file may be named depends on whether
+	// it exists. Empty: not named.
+	KeySetting func() string
+	URLSetting string
 }
 
 // Client lists SIP phone numbers. It is safe for concurrent use.

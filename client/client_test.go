@@ -205,9 +205,11 @@ func TestProblemDetailsErrors(t *testing.T) {
 		status int
 		want   []string
 	}{
-		{http.StatusUnauthorized, []string{"401 Unauthorized", "The API key is invalid or expired.", "DASHA_API_KEY"}},
-		{http.StatusForbidden, []string{"403 Forbidden", "Nope"}},
-		{http.StatusNotFound, []string{"404 Not Found", "--dasha.url"}},
+		// The client names no flag: the caller says where the key and
+		// the URL were set (KeySetting, URLSetting).
+		{http.StatusUnauthorized, []string{"401 Unauthorized", "The API key is invalid or expired.", "check the key", "the key comes from api_key_env ACME_KEY, the API URL from url of account acme"}},
+		{http.StatusForbidden, []string{"403 Forbidden", "Nope", "the key comes from api_key_env ACME_KEY"}},
+		{http.StatusNotFound, []string{"404 Not Found", "check the API URL", "the API URL from url of account acme"}},
 		{http.StatusBadRequest, []string{"400 Bad Request", "Nope"}},
 	} {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
@@ -223,6 +225,8 @@ func TestProblemDetailsErrors(t *testing.T) {
 				if tc.status == http.StatusUnauthorized {
 					cfg.Key = StaticKey("sk-wrong-key")
 				}
+				cfg.KeySetting = func() string { return "api_key_env ACME_KEY" }
+				cfg.URLSetting = "url of account acme"
 			})
 			_, err := c.List(listCtx(t))
 			var apiErr *APIError
@@ -489,7 +493,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.List(listCtx(t))
-	if err == nil || !strings.Contains(err.Error(), "302 Found: redirected to "+target.URL) || !strings.Contains(err.Error(), "--dasha.url") {
+	if err == nil || !strings.Contains(err.Error(), "302 Found: redirected to "+target.URL) || !strings.Contains(err.Error(), "set the API URL to the address") {
 		t.Fatalf("error = %v", err)
 	}
 	if leaked.Load() {

@@ -368,7 +368,7 @@ func TestFault4xxIsNotRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake, c := ftMemClient(t, 10, func(cfg *Config) { cfg.Key = StaticKey("wrong") })
 		_, err := c.List(t.Context())
-		ftWantErr(t, err, "401", "The API key is invalid or expired", "DASHA_API_KEY")
+		ftWantErr(t, err, "401", "The API key is invalid or expired", "check the key")
 		if n := fake.Requests(); n != 1 {
 			t.Errorf("the fake saw %d requests, want 1", n)
 		}

@@ -38,7 +38,7 @@ func (c *Client) List(ctx context.Context) (*Listing, error) {
 			// Twice the same ids listed twice and the same count, and
 			// every page brought new numbers: the API itself repeats
 			// some ids, the list is not moving. Export each once.
-			c.log.Warn("the API lists some numbers more than once; each is exported once", "numbers", shift.numbers.Len(), "total_count", shift.total)
+			c.logger(ctx).Warn("the API lists some numbers more than once; each is exported once", "numbers", shift.numbers.Len(), "total_count", shift.total)
 			numbers, total, err = shift.numbers, shift.total, nil
 		}
 		if err == nil {
@@ -54,7 +54,7 @@ func (c *Client) List(ctx context.Context) (*Listing, error) {
 			return nil, fmt.Errorf("the list kept changing while it was paged (%d tries): %w", maxListings, err)
 		}
 		previous = shift
-		c.log.Debug("list changed while paging; listing again", "reason", err)
+		c.logger(ctx).Debug("list changed while paging; listing again", "reason", err)
 	}
 }
 

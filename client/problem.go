@@ -38,9 +38,9 @@ func (e *APIError) Error() string {
 
 // statusHint says what an operator should check for the common failures.
 var statusHint = map[int]string{
-	http.StatusUnauthorized:      "the API key is invalid or expired, or belongs to another platform (check DASHA_API_KEY / --dasha.api-key-file and --dasha.url)",
+	http.StatusUnauthorized:      "the API key is invalid or expired, or belongs to another platform (check the key and the API URL)",
 	http.StatusForbidden:         "the API key may not list SIP phone numbers",
-	http.StatusNotFound:          "check --dasha.url: it should be the API base such as https://blackbox.dasha.ai",
+	http.StatusNotFound:          "check the API URL: it should be the API base such as https://blackbox.dasha.ai",
 	http.StatusMovedPermanently:  redirectHint,
 	http.StatusFound:             redirectHint,
 	http.StatusTemporaryRedirect: redirectHint,
@@ -48,7 +48,7 @@ var statusHint = map[int]string{
 }
 
 // redirectHint explains why redirects are not followed.
-const redirectHint = "redirects are not followed, so the key is never sent elsewhere; set --dasha.url to the address the API redirects to"
+const redirectHint = "redirects are not followed, so the key is never sent elsewhere; set the API URL to the address the API redirects to"
 
 // maxProblemBody bounds how much of an error body is read.
 const maxProblemBody = 64 << 10

@@ -103,7 +103,8 @@ func checkStates(option string, states []string) error {
 }
 
 // Exporter lists the fleet once per scrape. It keeps only what must outlive
-// a scrape: when a listing last succeeded.
+// a scrape: when a listing last succeeded, and the record of the last
+// listing (for the landing page).
 type Exporter struct {
 	lister client.Lister
 	rules  *rules
@@ -113,9 +114,29 @@ type Exporter struct {
 
 	mu          sync.Mutex
 	lastSuccess time.Time
-	failing     bool // the last listing failed: say so when one succeeds again
+	failing     bool   // the last listing failed: say so when one succeeds again
+	last        Record // the last listing a scrape started or joined
 
 	renders renderings // what answers sharing a listing share (render.go)
+}
+
+// Record is what the exporter keeps of a listing for people: the landing
+// page shows the last one.
+type Record struct {
+	Time      time.Time     // when it ended; zero before the first listing
+	Took      time.Duration // how long the scrape waited for it
+	Err       string        // why it failed (the client keeps the key out); "" when complete
+	Numbers   int
+	Unhealthy int // numbers dasha_sip_registration_healthy reports 0 for
+	Requests  int // API requests it took, retries included
+	How       client.How
+	Log       *client.ListingLog // the listing's own log; nil when the lister keeps none
+}
+
+// Runner is a lister that also tells how a caller got its listing and
+// hands over the listing's own log (client.Shared is one).
+type Runner interface {
+	Run(ctx context.Context) *client.Run
 }
 
 // New returns an Exporter listing through lister.
@@ -133,15 +154,39 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 	return e, nil
 }
 
+// Last returns the record of the last listing a scrape started or joined
+// (a listing reused from the cache is the record already kept).
+func (e *Exporter) Last() Record {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.last
+}
+
+// run lists the fleet through the lister, as a Runner if it is one.
+func (e *Exporter) run(ctx context.Context) *client.Run {
+	if r, ok := e.lister.(Runner); ok {
+		return r.Run(ctx)
+	}
+	l, err := e.lister.List(ctx)
+	return &client.Run{Listing: l, Err: err, How: client.Started}
+}
+
 // Scrape lists the fleet under ctx and returns the result to expose.
 func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	start := e.now()
-	listing, err := e.lister.List(ctx)
+	run := e.run(ctx)
+	listing, err := run.Listing, run.Err
 	if listing == nil && err == nil {
 		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
 	}
 	end := e.now()
-	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules, drop: e.drop}
+	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, How: run.How, Log: run.Log, rules: e.rules, drop: e.drop}
+	rec := Record{Time: end, Took: s.Duration, How: run.How, Log: run.Log}
+	if err != nil {
+		rec.Err = err.Error()
+	} else {
+		rec.Numbers, rec.Unhealthy, rec.Requests = listing.Len(), e.rules.countUnhealthy(listing), listing.Requests
+	}
 
 	e.mu.Lock()
 	recovered := err == nil && e.failing
@@ -157,6 +202,16 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		}
 	}
 	s.LastSuccess = e.lastSuccess
+	switch {
+	case run.How != client.Cached:
+		e.last = rec
+	case e.last.Log != run.Log || run.Log == nil:
+		// A cached listing the record does not show yet (the scrape
+		// that started it gave up before it ended): it is the last
+		// listing, from when it was taken.
+		rec.Time = listing.Time
+		e.last = rec
+	}
 	e.mu.Unlock()
 
 	if err != nil {
@@ -179,7 +234,9 @@ type Scrape struct {
 	Duration    time.Duration   // how long the listing took
 	Listing     *client.Listing // nil when it failed
 	Err         error
-	LastSuccess time.Time // zero until a listing succeeds
+	LastSuccess time.Time          // zero until a listing succeeds
+	How         client.How         // started, joined or reused from the cache
+	Log         *client.ListingLog // the listing's own log, if the lister keeps one
 
 	rules *rules
 	drop  map[string]bool // per-number families not exposed

@@ -106,7 +106,7 @@ func TestHandlerDeadlineFromHostileHeaders(t *testing.T) {
 	} {
 		t.Run(header, func(t *testing.T) {
 			lister := &stubLister{results: []stubResult{{listing: &client.Listing{}}}}
-			var logs bytes.Buffer
+			var logs syncBuffer
 			h := NewHandler(HandlerOpts{Exporter: newTestExporter(t, lister, Options{}), Timeout: 7 * time.Second, TimeoutOffset: 500 * time.Millisecond,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			start := time.Now()
@@ -138,7 +138,7 @@ func TestTinyDeadlineDoesNotKillTheExporter(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%q %v", tc.header, tc.timeout), func(t *testing.T) {
 			fake := fakeapi.New("k", fakeapi.Demo(time.Now()))
-			var logs bytes.Buffer
+			var logs syncBuffer
 			h := newFakeBackedHandler(t, fake, "k", &logs)
 			h.(*handler).opts.Timeout = tc.timeout
 			header := http.Header{}
@@ -307,7 +307,7 @@ func TestKeyInLocationNeverLogged(t *testing.T) {
 	fake := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "https://login.example/?api_key="+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), http.StatusFound)
 	})
-	var logs bytes.Buffer
+	var logs syncBuffer
 	h := newFakeBackedHandler(t, fake, key, &logs)
 	_, body := scrapeOnce(t, h, nil)
 	if strings.Contains(body+logs.String(), "TOPSECRET") {
