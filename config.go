@@ -241,8 +241,8 @@ func (c *config) validate(rawURL, envKey string) error {
 		return fmt.Errorf("--web.max-connections %d must be at least 1", c.maxConns)
 	case c.telemetryPath == "" || c.telemetryPath[0] != '/':
 		return fmt.Errorf("--web.telemetry-path %q must start with /", c.telemetryPath)
-	case c.telemetryPath == "/" || c.telemetryPath == "/-/healthy" || c.telemetryPath == "/-/ready" || c.telemetryPath == "/probe" || c.telemetryPath == "/-/reload":
-		return fmt.Errorf("--web.telemetry-path %q would hide the landing page or a health endpoint", c.telemetryPath)
+	case c.telemetryPath == "/" || c.telemetryPath == "/-/healthy" || c.telemetryPath == "/-/ready" || c.telemetryPath == "/probe" || c.telemetryPath == "/-/reload" || c.telemetryPath == "/config":
+		return fmt.Errorf("--web.telemetry-path %q would hide the landing page or another endpoint", c.telemetryPath)
 	}
 	if f := *c.web.WebConfigFile; f != "" {
 		if err := web.Validate(f); err != nil {

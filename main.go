@@ -73,6 +73,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		{Address: cfg.telemetryPath, Text: "Metrics"},
 		{Address: "/-/healthy", Text: "Health"},
 		{Address: "/-/ready", Text: "Readiness"},
+		{Address: "/config", Text: "Configuration"},
 	}
 	mux.Handle("/", landing.New(landing.Options{
 		Name:        "Dasha exporter",
