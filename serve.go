@@ -77,6 +77,7 @@ func routes(cfg *config, registry *accounts.Registry, reg *prometheus.Registry, 
 	}
 	mux.Handle("/probe", registry.ProbeHandler())
 	mux.Handle("/logs", registry.LogsHandler())
+	mux.Handle("/config", registry.ConfigHandler(cfg.demo))
 	if cfg.enableReload {
 		mux.Handle("/-/reload", registry.ReloadHandler())
 	}
