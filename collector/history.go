@@ -245,13 +245,15 @@ func (j *Journal) Get(id uint64) (Past, bool) {
 	return Past{}, false
 }
 
-// cutLog keeps at most MaxStoredLog bytes of a listing's log, whole lines,
-// and says how much was cut.
+// cutLog keeps at most MaxStoredLog bytes of a listing's log, whole lines
+// and a line saying how much was cut, so that a stored log fits the
+// allocator's 16 KiB size class exactly.
 func cutLog(s string) string {
 	if len(s) <= MaxStoredLog {
 		return s
 	}
-	keep := MaxStoredLog
+	const cutLine = 80 // "(the stored log keeps … more were cut)\n" is at most ~70 bytes
+	keep := MaxStoredLog - cutLine
 	for keep > 0 && s[keep-1] != '\n' {
 		keep--
 	}
