@@ -16,7 +16,8 @@ import (
 // one of the account's recent listings, as text: the request lines the
 // listing logged (what debug=true shows), never a new listing and never
 // the metrics. An unknown account, or a listing no longer kept, is a 404
-// saying so.
+// saying so; a listing whose record is kept but whose log was dropped to
+// bound memory is a 410 Gone with its record and saying so.
 func (r *Registry) LogsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if !allowMethods(w, req, "Method not allowed: /logs answers GET and HEAD.", http.MethodGet, http.MethodHead) {
@@ -33,21 +34,30 @@ func (r *Registry) LogsHandler() http.Handler {
 			return
 		}
 		p, ok := a.journal.Get(id)
+		perAccount, logBytes := r.opts.History.Caps()
 		if !ok {
-			perAccount, total := r.opts.History.Caps()
-			http.Error(w, fmt.Sprintf("No stored listing %d of account %q: it was never stored, or it has been dropped (the exporter keeps each account's last %d listings, %d in all). The landing page links the listings still kept.",
-				id, name, perAccount, total), http.StatusNotFound)
+			http.Error(w, fmt.Sprintf("No stored listing %d of account %q: it was never stored, or it has been dropped (the exporter keeps each account's last %d listings). The landing page links the listings still kept.",
+				id, name, perAccount), http.StatusNotFound)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Write(pastText(a, p))
+		if p.LogDropped {
+			// 410, not 404: the listing is known and its record kept, its
+			// log is gone for good.
+			w.WriteHeader(http.StatusGone)
+		}
+		w.Write(pastText(a, p, logBytes))
 	})
 }
 
 // pastText is a stored listing as text: what it was, then its log.
-func pastText(a *Account, p collector.Past) []byte {
+// logBytes is the bound on all accounts' logs, named when p's was dropped.
+func pastText(a *Account, p collector.Past, logBytes int) []byte {
 	var b bytes.Buffer
+	if p.LogDropped {
+		fmt.Fprintf(&b, "The log of this listing was dropped to bound memory: the exporter keeps at most %s of listings' logs across accounts, the oldest dropped first. Its record is kept:\n\n", sizeText(logBytes))
+	}
 	fmt.Fprintf(&b, "Listing %d of account %q, API %s, ended %s, took %v.\n", p.ID, a.Settings.Name, a.Settings.Where(), p.Time.UTC().Format(time.RFC3339), p.Took.Round(time.Millisecond))
 	if p.Err != "" {
 		fmt.Fprintf(&b, "Failed: %s\n", p.Err)
@@ -62,6 +72,8 @@ func pastText(a *Account, p collector.Past) []byte {
 	}
 	b.WriteString("The key is never shown. This is the log the listing kept, not a new listing.\n\nLogs of the listing:\n")
 	switch {
+	case p.LogDropped:
+		b.WriteString("(dropped to bound memory, see above)\n")
 	case !p.HasLog:
 		b.WriteString("(none: the scrape stopped waiting before the listing ended)\n")
 	case p.Log == "":
@@ -70,6 +82,14 @@ func pastText(a *Account, p collector.Past) []byte {
 		b.WriteString(p.Log)
 	}
 	return b.Bytes()
+}
+
+// sizeText is n bytes for people: "32 MiB", "1000 bytes".
+func sizeText(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // logsParams reads target and id from a /logs query; reason says why they

@@ -6,8 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dasha-exporter/dasha_exporter/collector"
 )
 
 // Each listing is stored once with its log; /logs answers that log as
@@ -57,11 +60,47 @@ func TestLogsAnswerAStoredListing(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", target, code, body, want)
 		}
 	}
-	if code, body := f.get("GET", "/logs?target=a&id=999"); !strings.Contains(body, "No stored listing 999 of account \"a\"") || !strings.Contains(body, "last 8 listings, 2000 in all") {
+	if code, body := f.get("GET", "/logs?target=a&id=999"); !strings.Contains(body, "No stored listing 999 of account \"a\"") || !strings.Contains(body, "last 8 listings") {
 		t.Errorf("unknown id: %d %s", code, body)
 	}
 	if code, _ := f.get("POST", "/logs?target=a&id=1"); code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /logs: %d", code)
+	}
+}
+
+// A listing whose log was dropped for the logs' memory cap keeps its
+// record: /logs answers it with 410 Gone (the listing is known, its log
+// is gone for good), its record, and why, never the log.
+func TestLogsOfADroppedLog(t *testing.T) {
+	api := newPlatform(t, "k", 3)
+	f := &fixture{t: t, dir: t.TempDir(), env: map[string]string{"K": "k"}}
+	f.path = filepath.Join(f.dir, "dasha.yml")
+	f.write("accounts:\n  a:\n    url: " + api.srv.URL + "\n    api_key_env: K\n")
+	reg, err := NewRegistry(File(f.path), Options{Defaults: testDefaults, Getenv: func(k string) string { return f.env[k] },
+		History: collector.NewHistory(8, 64)}, nil) // 64 bytes: less than any log
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.reg, f.mux = reg, http.NewServeMux()
+	f.mux.Handle("/probe", reg.ProbeHandler())
+	f.mux.Handle("/logs", reg.LogsHandler())
+	f.probe("a")
+	recent := reg.Get("a").Recent()
+	if len(recent) != 1 || !recent[0].LogDropped || recent[0].Numbers != 3 {
+		t.Fatalf("account a stored %+v, want its listing without its log", recent)
+	}
+	target := fmt.Sprintf("/logs?target=a&id=%d", recent[0].ID)
+	code, body := f.get("GET", target)
+	for _, want := range []string{"dropped to bound memory", "at most 64 bytes of listings' logs across accounts, the oldest dropped first", fmt.Sprintf(`Listing %d of account "a"`, recent[0].ID), "Complete: 3 numbers"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/logs lacks %q:\n%s", want, body)
+		}
+	}
+	if code != http.StatusGone || strings.Contains(body, "status=200") {
+		t.Errorf("/logs of a dropped log: %d\n%s", code, body)
+	}
+	if code, _ := f.get("HEAD", target); code != http.StatusGone {
+		t.Errorf("HEAD: %d, want 410", code)
 	}
 }
 

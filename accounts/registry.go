@@ -154,7 +154,7 @@ func NewRegistry(src Source, opts Options, reg prometheus.Registerer) (*Registry
 		opts.Getenv = os.Getenv
 	}
 	if opts.History == nil {
-		opts.History = collector.NewHistory(collector.DefaultListingsPerAccount, collector.DefaultListingsInAll)
+		opts.History = collector.NewHistory(collector.DefaultListingsPerAccount, collector.DefaultLogBytesInAll)
 	}
 	r := &Registry{
 		src:  src,

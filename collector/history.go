@@ -4,18 +4,22 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
 )
 
-// Defaults of the history of listings: each account's last
-// DefaultListingsPerAccount listings, at most DefaultListingsInAll across
-// accounts, each log at most MaxStoredLog bytes. At 2,000 listings of at
-// most 16 KiB of log each, the history holds at most ~33 MiB.
+// Defaults of the history of listings. Every account keeps the records
+// of its last DefaultListingsPerAccount listings, whatever the number of
+// accounts: a record is small (~200 bytes with its error text, which is
+// cut to MaxStoredErr). What is big is the listings' logs: each is cut to
+// MaxStoredLog, and all accounts' logs together to DefaultLogBytesInAll,
+// the oldest logs dropped first across accounts (their records stay).
 const (
 	DefaultListingsPerAccount = 8
-	DefaultListingsInAll      = 2000
+	DefaultLogBytesInAll      = 32 << 20
 	MaxStoredLog              = 16 << 10
+	MaxStoredErr              = 512
 	// DefaultFailingInAll bounds the failing numbers the records of all
 	// accounts keep for the page: 200 accounts' worth of MaxFailingKept.
 	DefaultFailingInAll = 20000
@@ -26,46 +30,49 @@ const (
 
 // History keeps the recent listings of every account, as
 // blackbox_exporter keeps its recent probes: each account's last few
-// (perAccount), and at most total in all, the oldest dropped first across
-// accounts. A listing is stored once whoever got it (started, joined or
-// reused from the cache), with a copy of its log cut to MaxStoredLog bytes.
+// (perAccount) records, always; their logs up to logBytesTotal bytes in
+// all, the oldest logs dropped first across accounts. A listing is stored
+// once whoever got it (started, joined or reused from the cache), with a
+// copy of its log cut to MaxStoredLog bytes.
 //
 // It also bounds the failing numbers the accounts' records keep
 // (failingTotal, see Journal.keepFailing).
 type History struct {
-	perAccount, total int
-	failingTotal      int
+	perAccount    int
+	logBytesTotal int
+	failingTotal  int
 
 	mu          sync.Mutex
 	nextID      uint64
-	queue       []*Past // every stored listing in the order stored, oldest first; dropped ones are skipped and compacted away
-	live        int     // listings of queue not dropped
+	logs        []*Past // the listings stored with a log, oldest first; those whose log went since are skipped and compacted away
+	logsHeld    int     // listings of logs whose log is still held
+	logBytes    int     // bytes of the logs held
 	failingHeld int     // failing numbers the accounts' records hold
 }
 
 // Past is a stored listing: its record without the failing numbers, and
-// its log.
+// its log while the history keeps it.
 type Past struct {
-	ID        uint64 // unique within the History, from 1
-	Time      time.Time
-	Took      time.Duration
-	Err       string
-	Numbers   int
-	Unhealthy int
-	Requests  int
-	How       client.How
-	Log       string // the listing's log, cut to MaxStoredLog; "" when it kept none
-	HasLog    bool   // the listing kept a log (a scrape that stopped waiting has none)
+	ID         uint64 // unique within the History, from 1
+	Time       time.Time
+	Took       time.Duration
+	Err        string // cut to MaxStoredErr bytes
+	Numbers    int
+	Unhealthy  int
+	Requests   int
+	How        client.How
+	Log        string // the listing's log, cut to MaxStoredLog; "" when it kept none or it was dropped
+	HasLog     bool   // the listing kept a log (a scrape that stopped waiting has none)
+	LogDropped bool   // its log was dropped to bound the logs' memory (see History)
 
 	owner   *Journal
-	dropped bool
+	holding bool // its log counts in logBytes
 }
 
-// NewHistory keeps perAccount listings per account (at least 1) and total
-// in all (at least perAccount).
-func NewHistory(perAccount, total int) *History {
-	perAccount = max(perAccount, 1)
-	return &History{perAccount: perAccount, total: max(total, perAccount), failingTotal: DefaultFailingInAll}
+// NewHistory keeps perAccount listings per account (at least 1) and at
+// most logBytesInAll bytes of their logs in all.
+func NewHistory(perAccount, logBytesInAll int) *History {
+	return &History{perAccount: max(perAccount, 1), logBytesTotal: max(logBytesInAll, 0), failingTotal: DefaultFailingInAll}
 }
 
 // WithFailingInAll sets the bound on the failing numbers kept across
@@ -75,8 +82,9 @@ func (h *History) WithFailingInAll(n int) *History {
 	return h
 }
 
-// Caps returns the listings kept per account and in all.
-func (h *History) Caps() (perAccount, total int) { return h.perAccount, h.total }
+// Caps returns the listings kept per account and the bytes of logs kept
+// in all.
+func (h *History) Caps() (perAccount, logBytesInAll int) { return h.perAccount, h.logBytesTotal }
 
 // Journal returns a new account's part of the history.
 func (h *History) Journal() *Journal { return &Journal{h: h} }
@@ -112,10 +120,10 @@ func (j *Journal) keepFailing(f *FailingList) *FailingList {
 	return &FailingList{Numbers: append([]FailingNumber(nil), f.Numbers[:keep]...), More: f.More + len(f.Numbers) - keep, At: f.At}
 }
 
-// add stores a record: the account's oldest goes beyond perAccount, the
-// oldest of all beyond total.
+// add stores a record: the account's oldest goes beyond perAccount, and
+// the oldest logs of all beyond logBytesTotal.
 func (j *Journal) add(r Record) {
-	p := &Past{Time: r.Time, Took: r.Took, Err: r.Err, Numbers: r.Numbers, Unhealthy: r.Unhealthy, Requests: r.Requests, How: r.How, owner: j}
+	p := &Past{Time: r.Time, Took: r.Took, Err: cutErr(r.Err), Numbers: r.Numbers, Unhealthy: r.Unhealthy, Requests: r.Requests, How: r.How, owner: j}
 	if r.Log != nil {
 		p.Log, p.HasLog = cutLog(r.Log.Text()), true
 	}
@@ -127,49 +135,69 @@ func (j *Journal) add(r Record) {
 	}
 	h.nextID++
 	p.ID = h.nextID
+	if n := len(j.recs); n > 0 && j.recs[n-1].Err == p.Err {
+		p.Err = j.recs[n-1].Err // a failure that repeats holds its text once
+	}
 	j.recs = append(j.recs, p)
-	h.queue = append(h.queue, p)
-	h.live++
 	if len(j.recs) > h.perAccount {
 		h.drop(j.recs[0])
 	}
-	for h.live > h.total {
-		h.drop(h.oldest())
+	if p.Log != "" {
+		p.holding = true
+		h.logs = append(h.logs, p)
+		h.logsHeld++
+		h.logBytes += len(p.Log)
 	}
-	if len(h.queue) > 2*h.total {
+	for h.logBytes > h.logBytesTotal {
+		h.dropOldestLog()
+	}
+	if len(h.logs) > 2*h.logsHeld+64 {
 		h.compact()
 	}
 }
 
-// oldest returns the oldest listing not dropped, removing dropped ones
-// from the queue's front. The oldest of all is its account's oldest.
-func (h *History) oldest() *Past {
-	for h.queue[0].dropped {
-		h.queue[0] = nil
-		h.queue = h.queue[1:]
+// dropOldestLog drops the oldest log held, across accounts, to bound the
+// logs' memory; its record stays, saying so.
+func (h *History) dropOldestLog() {
+	for !h.logs[0].holding {
+		h.logs[0] = nil
+		h.logs = h.logs[1:]
 	}
-	return h.queue[0]
+	p := h.logs[0]
+	h.logs[0] = nil
+	h.logs = h.logs[1:]
+	h.release(p)
+	p.Log, p.LogDropped = "", true
 }
 
-// drop removes a listing; it is its account's oldest.
+// release stops counting p's log.
+func (h *History) release(p *Past) {
+	if p.holding {
+		p.holding = false
+		h.logsHeld--
+		h.logBytes -= len(p.Log)
+	}
+}
+
+// drop removes a listing, log and record; it is its account's oldest.
 func (h *History) drop(p *Past) {
-	p.dropped = true
-	h.live--
+	h.release(p)
 	j := p.owner
 	j.recs[0] = nil
 	j.recs = j.recs[1:]
 }
 
-// compact removes the dropped listings from the queue, which keeps it
-// within 2×total whatever the accounts' pace.
+// compact removes from logs the listings whose log went with their
+// record, which keeps it within twice the logs held whatever the
+// accounts' pace.
 func (h *History) compact() {
-	q := make([]*Past, 0, h.live)
-	for _, p := range h.queue {
-		if !p.dropped {
+	q := make([]*Past, 0, h.logsHeld)
+	for _, p := range h.logs {
+		if p.holding {
 			q = append(q, p)
 		}
 	}
-	h.queue = q
+	h.logs = q
 }
 
 // Forget drops the account's listings: it was removed.
@@ -217,15 +245,31 @@ func (j *Journal) Get(id uint64) (Past, bool) {
 	return Past{}, false
 }
 
-// cutLog keeps at most MaxStoredLog bytes of a listing's log, whole lines,
-// and says how much was cut.
+// cutLog keeps at most MaxStoredLog bytes of a listing's log, whole lines
+// and a line saying how much was cut, so that a stored log fits the
+// allocator's 16 KiB size class exactly.
 func cutLog(s string) string {
 	if len(s) <= MaxStoredLog {
 		return s
 	}
-	keep := MaxStoredLog
+	const cutLine = 80 // "(the stored log keeps … more were cut)\n" is at most ~70 bytes
+	keep := MaxStoredLog - cutLine
 	for keep > 0 && s[keep-1] != '\n' {
 		keep--
 	}
 	return s[:keep] + fmt.Sprintf("(the stored log keeps the first %d bytes; %d more were cut)\n", keep, len(s)-keep)
+}
+
+// cutErr keeps at most MaxStoredErr bytes of an error text, whole UTF-8
+// characters ending in "…", copied so that a long text is not held.
+func cutErr(s string) string {
+	if len(s) <= MaxStoredErr {
+		return s
+	}
+	const more = "…"
+	i := MaxStoredErr - len(more)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + more
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,14 +98,44 @@ func TestPageLinksTheRecentListingsLogs(t *testing.T) {
 	}
 }
 
+// A listing whose log was dropped for the logs' memory cap still shows,
+// with its numbers, and says so instead of linking; /logs answers 410.
+func TestPageShowsADroppedLog(t *testing.T) {
+	api := httptest.NewServer(fakeapi.New("k", fakeapi.Fleet(3, time.Now())))
+	defer api.Close()
+	srv, reg := flagsSiteWith(t, api.URL, "0s", collector.NewHistory(collector.DefaultListingsPerAccount, 64)) // 64 bytes: less than any log
+	get(t, srv.URL+"/metrics")
+	_, body := get(t, srv.URL+"/")
+	row := regexp.MustCompile(`(?s)<tr class="listing".*?</tr>`).FindString(body)
+	for _, want := range []string{`<span class="ok">complete</span>`, `<td class="numbers">3</td>`, `<td class="requests">1</td>`, "log dropped (memory cap)"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the listing's row lacks %q:\n%s", want, row)
+		}
+	}
+	if strings.Contains(body, `<a class="log"`) {
+		t.Error("a dropped log is linked")
+	}
+	p := reg.Get(accounts.FlagsAccount).Recent()[0]
+	if code, text := get(t, srv.URL+"/logs?target=default&id="+strconv.FormatUint(p.ID, 10)); code != http.StatusGone || !strings.Contains(text, "dropped to bound memory") {
+		t.Errorf("/logs of the dropped log: %d\n%s", code, text)
+	}
+}
+
 // flagsSite serves the flags' account on api with / , /metrics and /logs.
 func flagsSite(t *testing.T, api, cacheTTL string) (*httptest.Server, *accounts.Registry) {
+	t.Helper()
+	return flagsSiteWith(t, api, cacheTTL, nil)
+}
+
+// flagsSiteWith is flagsSite keeping its listings in hist (nil: the
+// defaults).
+func flagsSiteWith(t *testing.T, api, cacheTTL string, hist *collector.History) (*httptest.Server, *accounts.Registry) {
 	t.Helper()
 	ttl, _ := time.ParseDuration(cacheTTL)
 	reg, err := accounts.NewRegistry(accounts.Flags{Account: accounts.Settings{Name: accounts.FlagsAccount, URL: api, KeyEnv: "DASHA_API_KEY",
 		PageSize: 1000, Concurrency: 1, Timeout: 5 * time.Second, CacheTTL: ttl,
 		Collector: collector.Options{States: collector.DefaultStates, HealthyStates: collector.DefaultHealthyStates}}},
-		accounts.Options{Getenv: getter{"DASHA_API_KEY": "k"}.Get}, nil)
+		accounts.Options{Getenv: getter{"DASHA_API_KEY": "k"}.Get, History: hist}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -260,7 +260,7 @@ func (o *Options) row(a *accounts.Account, last collector.Record, withDetails bo
 	}
 	for _, p := range a.Recent() {
 		pp := past{Past: p}
-		if p.HasLog {
+		if p.HasLog && !p.LogDropped {
 			pp.LogURL = "logs?" + url.Values{"target": {name}, "id": {strconv.FormatUint(p.ID, 10)}}.Encode()
 		}
 		d.Recent = append(d.Recent, pp)
