@@ -58,11 +58,16 @@ func Demo(now time.Time) []Number {
 		add(i, name, true, registered(time.Duration(i)*97*time.Second, time.Hour, 55*time.Minute))
 	}
 
-	// 18: registers anew for two minutes in every ten.
-	if now.Sub(cycleStart(now, 10*time.Minute)) < 2*time.Minute {
-		add(18, "Pharmacy", true, &Status{State: Ptr("Registering"), LastUpdated: Timestamp(cycleStart(now, 10*time.Minute))})
+	// 18: registers anew for two minutes in every twelve (minutes 2 to 4 of
+	// each 12-minute cycle). The cycle is a multiple of Flaky trunk's
+	// 4-minute one (22) and the window falls on its unhealthy half: the two
+	// normal drop-outs overlap rather than follow each other, so the fleet's
+	// unhealthy share never stays above DashaSIPRegistrationFleetDegraded's
+	// 20% for longer than two minutes without a real failure (21).
+	if in := now.Sub(cycleStart(now, 12*time.Minute)); in >= 2*time.Minute && in < 4*time.Minute {
+		add(18, "Pharmacy", true, &Status{State: Ptr("Registering"), LastUpdated: Timestamp(cycleStart(now, 12*time.Minute).Add(2 * time.Minute))})
 	} else {
-		add(18, "Pharmacy", true, registered(0, time.Hour, 10*time.Minute))
+		add(18, "Pharmacy", true, registered(4*time.Minute, time.Hour, 12*time.Minute))
 	}
 	// 19, 20: failing for good, with different registrar answers.
 	add(19, "Legacy PBX", true, failed(now.Add(-3*time.Hour), "403 Forbidden", "Registration rejected by registrar: 403 Forbidden"))
@@ -98,9 +103,10 @@ func Demo(now time.Time) []Number {
 	// at all. Not a page: it never registered (DashaSIPRegistrationNotYetRegistered).
 	add(28, "New number", true, nil)
 	numbers[28].CreatedTime = *Timestamp(now.Add(-10 * time.Minute))
-	// 29: a status whose every field is null.
+	// 29: a status whose every field is null, and no credentials or
+	// provider; it keeps its display name, which notifications show.
 	add(29, "Half configured", true, &Status{})
-	numbers[29].DisplayName, numbers[29].CredentialsID, numbers[29].ProviderID = nil, nil, nil
+	numbers[29].CredentialsID, numbers[29].ProviderID = nil, nil
 	return numbers
 }
 
