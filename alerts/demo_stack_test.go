@@ -2,15 +2,19 @@ package alerts
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
 
@@ -271,4 +275,165 @@ func shorterThan(a, b string) bool {
 		return n * map[byte]int{'s': 1, 'm': 60, 'h': 3600, 'd': 86400}[d[len(d)-1]]
 	}
 	return secs(a) < secs(b)
+}
+
+// demoSeries turns the demo fleet (internal/fakeapi.Demo) into promtool
+// input series as the exporter would export them (the families the rules
+// read), scraped every 15s for the given duration from base. Timestamps are
+// relative to base, so that promtool's time 0 is base.
+func demoSeries(base time.Time, d time.Duration) []map[string]string {
+	const step = 15 * time.Second
+	steps := int(d / step)
+	values := map[string][]string{} // series -> one value per step
+	var order []string
+	set := func(series string, i int, v string) {
+		vs, ok := values[series]
+		if !ok {
+			vs = make([]string, steps)
+			for j := range vs {
+				vs[j] = "_"
+			}
+			values[series] = vs
+			order = append(order, series)
+		}
+		vs[i] = v
+	}
+	ts := func(s *string) (float64, bool) {
+		if s == nil {
+			return 0, false
+		}
+		t, err := time.Parse(time.RFC3339, *s)
+		if err != nil {
+			panic(err)
+		}
+		return t.Sub(base).Seconds(), true
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	target := `instance="127.0.0.1:9612",job="dasha"`
+	for i := 0; i < steps; i++ {
+		now := base.Add(time.Duration(i) * step)
+		fleet := fakeapi.Demo(now)
+		set(`up{`+target+`}`, i, "1")
+		set(`dasha_up{`+target+`}`, i, "1")
+		set(`dasha_sip_phone_numbers{`+target+`}`, i, strconv.Itoa(len(fleet)))
+		for _, n := range fleet {
+			sel := fmt.Sprintf(`id=%q,phone_number=%q,%s`, n.ID, n.PhoneNumber, target)
+			str := func(s *string) string {
+				if s == nil {
+					return ""
+				}
+				return *s
+			}
+			set(fmt.Sprintf(`dasha_sip_phone_number_info{%s,display_name=%q,provider_id=%q}`, sel, str(n.DisplayName), str(n.ProviderID)), i, "1")
+			if c, ok := ts(&n.CreatedTime); ok {
+				set(`dasha_sip_phone_number_created_timestamp_seconds{`+sel+`}`, i, f(c))
+			}
+			enabled := "0"
+			if n.Registration {
+				enabled = "1"
+			}
+			set(`dasha_sip_registration_enabled{`+sel+`}`, i, enabled)
+			st := n.RegistrationStatus
+			if st == nil {
+				st = &fakeapi.Status{}
+			}
+			state := "Unknown"
+			if st.State != nil {
+				state = *st.State
+			}
+			set(fmt.Sprintf(`dasha_sip_registration_state{%s,state=%q}`, sel, state), i, "1")
+			if n.Registration {
+				healthy := "0"
+				if state == "Registered" && str(st.ErrorDescription) == "" {
+					healthy = "1"
+				}
+				set(`dasha_sip_registration_healthy{`+sel+`}`, i, healthy)
+			}
+			if e, ok := ts(st.ExpiresAt); ok {
+				set(`dasha_sip_registration_expires_timestamp_seconds{`+sel+`}`, i, f(e))
+				set(`dasha_sip_registration_expiry_seconds{`+sel+`}`, i, f(e-now.Sub(base).Seconds()))
+			}
+			if u, ok := ts(st.LastUpdated); ok {
+				set(`dasha_sip_registration_last_updated_timestamp_seconds{`+sel+`}`, i, f(u))
+			}
+		}
+	}
+	series := make([]map[string]string, 0, len(order))
+	for _, s := range order {
+		// A series that leaves a scrape is marked stale, as Prometheus does.
+		vs := values[s]
+		for i := len(vs) - 1; i > 0; i-- {
+			if vs[i] == "_" && vs[i-1] != "_" {
+				vs[i] = "stale"
+			}
+		}
+		series = append(series, map[string]string{"series": s, "values": strings.Join(vs, " ")})
+	}
+	return series
+}
+
+// TestDemoFleetPagesOnlyForFailures runs the rules, as shipped and as
+// `make demo-stack` runs them with DEMO_FOR=30s, over an hour of the demo
+// fleet (promtool test rules, evaluated every 15s like the stack): the
+// fleet's normal behaviour (Pharmacy re-registering, Flaky trunk's flaps)
+// never fires an alert other than Flaky trunk's Flapping ticket, and
+// FleetDegraded fires only while Partner hotline is down; the real failures
+// do page (the test would pass vacuously otherwise).
+func TestDemoFleetPagesOnlyForFailures(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) // on every cycle of the fleet: Partner hotline is down 0-15m and 30-45m
+	input := demoSeries(base, 64*time.Minute)
+	const (
+		pharmacy, flaky, legacy = `+14155550118`, `+14155550122`, `+14155550119`
+		firing                  = `alertstate="firing"`
+	)
+	type sample struct {
+		Labels string  `yaml:"labels,omitempty"`
+		Value  float64 `yaml:"value"`
+	}
+	type exprTest struct {
+		Expr       string   `yaml:"expr"`
+		EvalTime   string   `yaml:"eval_time"`
+		ExpSamples []sample `yaml:"exp_samples"`
+	}
+	none := []sample{}
+	one := []sample{{Value: 1}}
+	tests := []exprTest{
+		// Normal behaviour: nothing but Flapping for the two numbers, ever.
+		{fmt.Sprintf(`count_over_time(ALERTS{%s,phone_number=~"\\%s|\\%s",alertname!="DashaSIPRegistrationFlapping"}[64m])`, firing, pharmacy, flaky), "64m", none},
+		// FleetDegraded: not from 2 minutes after Partner hotline is back until it is down again.
+		{`count_over_time(ALERTS{` + firing + `,alertname="DashaSIPRegistrationFleetDegraded"}[13m])`, "30m", none},
+		{`count_over_time(ALERTS{` + firing + `,alertname="DashaSIPRegistrationFleetDegraded"}[13m])`, "60m", none},
+		// The controls: Partner hotline's outage degrades the fleet, Legacy
+		// PBX fails, Flaky trunk is flapping.
+		{`count(count_over_time(ALERTS{` + firing + `,alertname="DashaSIPRegistrationFleetDegraded"}[15m]))`, "15m", one},
+		{fmt.Sprintf(`count(ALERTS{%s,alertname="DashaSIPRegistrationFailing",phone_number="%s",severity="critical"})`, firing, legacy), "10m", one},
+		{fmt.Sprintf(`count(ALERTS{%s,alertname="DashaSIPRegistrationFlapping",phone_number="%s"})`, firing, flaky), "30m", one},
+	}
+	for _, demoFor := range []string{"", "30s"} {
+		t.Run("DEMO_FOR="+demoFor, func(t *testing.T) {
+			var env []string
+			if demoFor != "" {
+				env = append(env, "DEMO_FOR="+demoFor)
+			}
+			dir := demoConfig(t, env...)
+			doc := map[string]any{
+				"rule_files":          []string{filepath.Join(dir, "rules", ruleFile), filepath.Join(dir, "rules", "demo-provider-names.rules.yml")},
+				"evaluation_interval": "15s",
+				"tests": []map[string]any{{
+					"interval":         "15s",
+					"input_series":     input,
+					"promql_expr_test": tests,
+				}},
+			}
+			data, err := yaml.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "demo_fleet_test.yml")
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			runPromtool(t, "test", "rules", path)
+		})
+	}
 }
