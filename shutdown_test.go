@@ -16,7 +16,7 @@ import (
 	"github.com/dasha-exporter/dasha_exporter/client"
 )
 
-// Issue 7, item 6: on SIGTERM a scrape in flight runs to its own deadline
+// Shutdown: on SIGTERM a scrape in flight runs to its own deadline
 // and gets its answer, while new connections are refused.
 func TestShutdownFinishesScrapesInFlight(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

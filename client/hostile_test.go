@@ -1,7 +1,7 @@
 package client
 
-// Issue 7: no header, flag or API answer may crash the exporter, stall it or
-// leak the key. Each numbered item of the issue has a regression test here
+// No header, flag or API answer may crash the exporter, stall it or
+// leak the key. Each way an answer was found to do so has a regression test here
 // (client side) or in collector/ and the main package; the deadline edges
 // are exact inside testing/synctest bubbles.
 
@@ -77,7 +77,7 @@ func (a ftAfter) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// Item 1: the deadline passing at any edge of a listing fails that listing
+// Deadlines: the deadline passing at any edge of a listing fails that listing
 // cleanly; no page that was not fetched is ever used (the exporter used to
 // panic between rounds, inside singleflight, where nothing recovers).
 func TestDeadlineBoundaries(t *testing.T) {
@@ -182,7 +182,7 @@ func ftLen(l *Listing) any {
 	return len(l.Numbers)
 }
 
-// Item 1 with real deadlines: page one answers at every instant around the
+// Deadlines, with real timers: page one answers at every instant around the
 // deadline; the listing is complete or fails cleanly.
 func TestDeadlineAroundTheFirstPage(t *testing.T) {
 	for _, lead := range []time.Duration{-time.Millisecond, 0, time.Nanosecond, time.Millisecond} {
@@ -212,7 +212,7 @@ func TestDeadlineAroundTheFirstPage(t *testing.T) {
 	}
 }
 
-// Item 1, the last line of defence: a listing that panics fails with a log
+// Panics, the last line of defence: a listing that panics fails with a log
 // line and the stack, and the next listing works. A panic in a page's own
 // goroutine (here the transport) is caught as well.
 func TestSharedRecoversAPanic(t *testing.T) {
@@ -228,7 +228,7 @@ func TestSharedRecoversAPanic(t *testing.T) {
 				lister = ftListerFunc(func(ctx context.Context) (*Listing, error) {
 					if panics.Add(-1) >= 0 {
 						var p *page
-						_ = *p.TotalCount // the bug of issue 7
+						_ = *p.TotalCount // a nil page dereferenced: the crash this guards against
 					}
 					return c.List(ctx)
 				})
@@ -264,7 +264,7 @@ func (p ftPanicky) RoundTrip(r *http.Request) (*http.Response, error) {
 	return p.rt.RoundTrip(r)
 }
 
-// Item 2: a listing started with a far deadline (a hostile header, a
+// Far deadlines: a listing started with a far deadline (a hostile header, a
 // flag) is capped, so the scrapes that join it are not stalled behind it;
 // and a listing that fails at the cap is not started again for the same
 // scrape (only a joiner whose starter ran out of time lists anew).
@@ -344,7 +344,7 @@ func TestSharedJoinerAroundTheStartersDeadline(t *testing.T) {
 	}
 }
 
-// Item 3: a later page's implausible totalCount fails or shifts that
+// A poisoned totalCount: a later page's implausible totalCount fails or shifts that
 // listing, and never teaches the next listing's first round.
 func TestBadTotalCountDoesNotPoisonLaterListings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -396,7 +396,7 @@ func TestTotalCountJudgedOnEveryPage(t *testing.T) {
 	})
 }
 
-// Item 3: a first page claiming millions of numbers but holding few is
+// A lying first page: a first page claiming millions of numbers but holding few is
 // judged before any more pages are asked for.
 func TestFirstPageThatContradictsItsTotalCount(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -414,7 +414,7 @@ func TestFirstPageThatContradictsItsTotalCount(t *testing.T) {
 	})
 }
 
-// Item 4: an API that ignores skip answers every page with the first one.
+// Paging ignored: an API that ignores skip answers every page with the first one.
 // That is a partial fleet, never a success.
 func TestAPIThatIgnoresSkipFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -473,7 +473,7 @@ func TestShortPageIsNamed(t *testing.T) {
 	})
 }
 
-// Item 5 and its class: whichever text of an answer echoes the key, in
+// The key echoed, as a class: whichever text of an answer echoes the key, in
 // whichever spelling, it reaches no error and no number.
 func TestKeyEchoedAnywhereIsRedacted(t *testing.T) {
 	const key = "sk-live-0123456789abcdefghijklmnopqrstuvwxyz+/0123456789abcdefghijklmnopq" // longer than the 64-byte excerpts
@@ -566,7 +566,7 @@ func TestRedactText(t *testing.T) {
 	}
 }
 
-// Item 8: a page near the body limit made of tiny items is refused before
+// Tiny items: a page near the body limit made of tiny items is refused before
 // decoding allocates them all (it used to cost ~150 bytes per item).
 func TestHostilePageOfTinyItemsIsRefusedCheaply(t *testing.T) {
 	var body bytes.Buffer
@@ -606,7 +606,7 @@ func TestCountItems(t *testing.T) {
 	}
 }
 
-// Item 8: a certificate that fails verification fails again: one try.
+// Certificates: a certificate that fails verification fails again: one try.
 func TestCertificateErrorsAreNotRetried(t *testing.T) {
 	var conns atomic.Int64
 	srv := httptest.NewUnstartedServer(fakeapi.New(ftKey, ftNumbers(1)))
@@ -627,7 +627,7 @@ func TestCertificateErrorsAreNotRetried(t *testing.T) {
 	}
 }
 
-// Item 8: with every other request answered 500, retries go on while the
+// Flaky API: with every other request answered 500, retries go on while the
 // deadline allows: every scrape succeeds.
 func TestEveryOtherRequestFailingStillLists(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

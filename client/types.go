@@ -1,5 +1,3 @@
-// Package client talks to the Dasha BlackBox REST API: it lists every SIP
-// phone number, page by page, under the caller's deadline.
 package client
 
 import (

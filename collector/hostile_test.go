@@ -1,6 +1,6 @@
 package collector
 
-// Issue 7 on the collector's side: the scrape header is network input,
+// Hostile input on the collector's side: the scrape header is network input,
 // /metrics answers GET and HEAD only, identity labels are bounded, expiry
 // does not saturate, and one request cannot take the exporter down.
 
@@ -95,7 +95,7 @@ func FuzzScrapeTimeout(f *testing.F) {
 	})
 }
 
-// Item 2 through the handler: the deadline the listing gets, and the warning
+// A scrape timeout header of any value, through the handler: the deadline the listing gets, and the warning
 // that names a refused header.
 func TestHandlerDeadlineFromHostileHeaders(t *testing.T) {
 	for header, want := range map[string]time.Duration{
@@ -123,7 +123,7 @@ func TestHandlerDeadlineFromHostileHeaders(t *testing.T) {
 	}
 }
 
-// Item 1 as reported: a tiny header, or --dasha.timeout=1ns, through the real
+// A deadline that passes at once: a tiny header, or --dasha.timeout=1ns, through the real
 // client, Shared and the fake API. The exporter used to panic inside
 // singleflight and die; now the scrape answers dasha_up 0 and the next one
 // is complete.
@@ -166,7 +166,7 @@ func TestTinyDeadlineDoesNotKillTheExporter(t *testing.T) {
 	}
 }
 
-// Item 8: /metrics answers GET and HEAD; any other method gets 405 with
+// Methods: /metrics answers GET and HEAD; any other method gets 405 with
 // Allow, and no listing (no API request) is made for it or for HEAD.
 func TestHandlerMethods(t *testing.T) {
 	lister := &stubLister{results: []stubResult{{listing: &client.Listing{}}}}
@@ -192,7 +192,7 @@ func TestHandlerMethods(t *testing.T) {
 	}
 }
 
-// Item 7: identity labels are bounded, stay distinct, and a short value is
+// Unbounded ids: identity labels are bounded, stay distinct, and a short value is
 // left alone.
 func TestIdentityLabelsAreBounded(t *testing.T) {
 	huge := strings.Repeat("9", 1<<20)
@@ -251,7 +251,7 @@ func TestCutID(t *testing.T) {
 	}
 }
 
-// Item 8: expiry_seconds does not saturate at ±292 years and agrees with
+// Far-away times: expiry_seconds does not saturate at ±292 years and agrees with
 // expires_timestamp_seconds.
 func TestExpiryFarAway(t *testing.T) {
 	for _, expires := range []time.Time{
@@ -294,7 +294,7 @@ func TestWriteTextStopsAtTheFirstFamily(t *testing.T) {
 	}
 }
 
-// Item 5 through the handler: a redirect whose Location carries the key is
+// The key in a redirect, through the handler: a redirect whose Location carries the key is
 // logged without it.
 func TestKeyInLocationNeverLogged(t *testing.T) {
 	const key = "sk-live-TOPSECRET-0123456789"
