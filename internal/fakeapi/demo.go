@@ -58,16 +58,16 @@ func Demo(now time.Time) []Number {
 		add(i, name, true, registered(time.Duration(i)*97*time.Second, time.Hour, 55*time.Minute))
 	}
 
-	// 18: registers anew for two minutes in every twelve (minutes 2 to 4 of
-	// each 12-minute cycle). The cycle is a multiple of Flaky trunk's
-	// 4-minute one (22) and the window falls on its unhealthy half: the two
-	// normal drop-outs overlap rather than follow each other, so the fleet's
-	// unhealthy share never stays above DashaSIPRegistrationFleetDegraded's
-	// 20% for longer than two minutes without a real failure (21).
-	if in := now.Sub(cycleStart(now, 12*time.Minute)); in >= 2*time.Minute && in < 4*time.Minute {
-		add(18, "Pharmacy", true, &Status{State: Ptr("Registering"), LastUpdated: Timestamp(cycleStart(now, 12*time.Minute).Add(2 * time.Minute))})
+	// 18: an ordinary hourly re-registration: state Registering from
+	// minute 22 to 24 of every hour. Once an hour is two changes of health
+	// in any 30 minutes, under DashaSIPRegistrationFlapping's four; minutes
+	// 22-24 fall on Flaky trunk's unhealthy half (22) and outside Partner
+	// hotline's outages (21), so the fleet's unhealthy share stays above
+	// DashaSIPRegistrationFleetDegraded's 20% for those two minutes only.
+	if in := now.Sub(cycleStart(now, time.Hour)); in >= 22*time.Minute && in < 24*time.Minute {
+		add(18, "Pharmacy", true, &Status{State: Ptr("Registering"), LastUpdated: Timestamp(cycleStart(now, time.Hour).Add(22 * time.Minute))})
 	} else {
-		add(18, "Pharmacy", true, registered(4*time.Minute, time.Hour, 12*time.Minute))
+		add(18, "Pharmacy", true, registered(24*time.Minute, 90*time.Minute, time.Hour))
 	}
 	// 19, 20: failing for good, with different registrar answers.
 	add(19, "Legacy PBX", true, failed(now.Add(-3*time.Hour), "403 Forbidden", "Registration rejected by registrar: 403 Forbidden"))

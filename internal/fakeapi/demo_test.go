@@ -61,11 +61,14 @@ func demoUnhealthy(now time.Time) (failing []string, enabled int) {
 // re-registration and Flaky trunk's unhealthy half last two minutes, and
 // together they never hold the fleet's unhealthy share at 20% or more
 // (FleetDegraded's threshold) for longer than two minutes while nothing
-// really fails (Partner hotline's outage is the real failure).
+// really fails (Partner hotline's outage is the real failure). Pharmacy
+// changes health at most 3 times in any 30 minutes (Flapping needs 4).
 func TestDemoNormalDropOutsStayShort(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const step = 15 * time.Second
 	var run, pharmacy, flaky time.Duration
+	var pharmacyChanges []time.Time
+	wasHealthy := true
 	for now := start; now.Before(start.Add(4 * time.Hour)); now = now.Add(step) {
 		failing, enabled := demoUnhealthy(now)
 		has := func(name string) bool {
@@ -75,6 +78,13 @@ func TestDemoNormalDropOutsStayShort(t *testing.T) {
 				}
 			}
 			return false
+		}
+		if healthy := !has("Pharmacy"); healthy != wasHealthy {
+			wasHealthy = healthy
+			pharmacyChanges = append(pharmacyChanges, now)
+			if n := len(pharmacyChanges); n >= 4 && now.Sub(pharmacyChanges[n-4]) < 30*time.Minute {
+				t.Fatalf("%v: Pharmacy changed health 4 times since %v: it would be flapping", now, pharmacyChanges[n-4])
+			}
 		}
 		for _, c := range []struct {
 			name string
