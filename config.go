@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/dasha-exporter/dasha_exporter/accounts"
 	"github.com/dasha-exporter/dasha_exporter/client"
 	"github.com/dasha-exporter/dasha_exporter/collector"
 )
@@ -36,6 +38,7 @@ type config struct {
 	logLevel      string
 	logFormat     string
 	web           *web.FlagConfig
+	enableReload  bool // --web.enable-reload: serve /-/reload
 
 	configFile  string   // --config.file: several accounts (see accounts/)
 	configCheck bool     // --config.check: validate the file and exit
@@ -56,6 +59,24 @@ func (n *wholeNumber) Set(s string) error {
 }
 
 func (n *wholeNumber) String() string { return strconv.Itoa(int(*n)) }
+
+// familyList is a repeatable flag of comma-separated family names or
+// regexps, as kube-state-metrics' --metric-allowlist takes them.
+type familyList []string
+
+func (l *familyList) Set(s string) error {
+	for _, entry := range strings.Split(s, ",") {
+		if entry = strings.TrimSpace(entry); entry != "" {
+			*l = append(*l, entry)
+		}
+	}
+	return nil
+}
+
+func (l *familyList) String() string { return strings.Join(*l, ",") }
+
+// IsCumulative makes the flag repeatable.
+func (l *familyList) IsCumulative() bool { return true }
 
 // defaultURL is the international platform's API.
 const defaultURL = "https://blackbox.dasha.ai"
@@ -120,56 +141,104 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("dasha.unlinked-only", "Only list numbers linked to no agent.").BoolVar(&c.filters.UnlinkedOnly)
 	app.Flag("registration.state", "A state listed in every number's state set (repeatable). Default: "+strings.Join(collector.DefaultStates, ", ")+".").PlaceHolder("STATE").Default(collector.DefaultStates...).StringsVar(&c.collector.States)
 	app.Flag("registration.healthy-state", "A state that counts as healthy (repeatable). Default: "+strings.Join(collector.DefaultHealthyStates, ", ")+".").PlaceHolder("STATE").Default(collector.DefaultHealthyStates...).StringsVar(&c.collector.HealthyStates)
+	app.Flag("metric-allowlist", "Expose only these per-number families: comma-separated names or regexps (anchored), repeatable. Excludes --metric-denylist. dasha_up, dasha_sip_phone_numbers and the exporter's own metrics are always exposed.").PlaceHolder("FAMILIES").SetValue((*familyList)(&c.collector.MetricAllowlist))
+	app.Flag("metric-denylist", "Drop these per-number families: comma-separated names or regexps (anchored), repeatable. Excludes --metric-allowlist.").PlaceHolder("FAMILIES").SetValue((*familyList)(&c.collector.MetricDenylist))
 	app.Flag("demo", "Serve a built-in simulated fleet instead of the real API; needs no key, ignores --dasha.url.").BoolVar(&c.demo)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&c.telemetryPath)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&c.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&c.logFormat, "logfmt", "json")
 	app.Flag("config.file", "YAML file of named accounts, each on /probe?target=<account>; the --dasha.* tuning flags become their defaults. See README.").Envar("DASHA_CONFIG_FILE").StringVar(&c.configFile)
 	app.Flag("config.check", "Validate --config.file and exit: 0 if it is good, 1 with the error otherwise.").BoolVar(&c.configCheck)
+	app.Flag("web.enable-reload", "Serve POST /-/reload (requests from another site's page are refused); --no-web.enable-reload turns it off. SIGHUP reloads either way.").Default("true").BoolVar(&c.enableReload)
 	c.web = kingpinflag.AddFlags(app, ":9612")
 	app.GetFlag("dasha.api-key-file").PlaceHolder("FILE") // not DASHA.API-KEY-FILE in --help
 	return app, rawURL
 }
 
-// validate checks what kingpin cannot and fills in the URL and key.
+// accountSettings are the flags' account, named default: the settings a
+// file's account would have, checked by the same Validate and built into
+// an account the same way.
+func (c *config) accountSettings() accounts.Settings {
+	s := accounts.Settings{
+		Name:          accounts.FlagsAccount,
+		KeyFile:       c.apiKeyFile,
+		Filters:       c.filters,
+		PageSize:      c.pageSize,
+		Concurrency:   c.concurrency,
+		CacheTTL:      c.cacheTTL,
+		Timeout:       c.timeout,
+		TimeoutOffset: c.timeoutOffset,
+		Collector:     c.collector,
+	}
+	if c.url != nil {
+		s.URL = c.url.String()
+	}
+	if c.apiKey != "" || c.demo {
+		s.KeyEnv = "DASHA_API_KEY" // with --demo, main's getenv gives the fake API's key
+	}
+	return s
+}
+
+// flagOfField names the flag (or variable) that sets each field of the
+// flags' account, for accounts.FieldError.
+var flagOfField = map[string]string{
+	"url":                         "--dasha.url",
+	"api_key_file":                "--dasha.api-key-file",
+	"api_key_env":                 "DASHA_API_KEY",
+	"phone_number":                "--dasha.phone-number",
+	"provider_id":                 "--dasha.provider-id",
+	"linked_agent_id":             "--dasha.linked-agent-id",
+	"unlinked_only":               "--dasha.unlinked-only",
+	"page_size":                   "--dasha.page-size",
+	"concurrency":                 "--dasha.concurrency",
+	"cache_ttl":                   "--dasha.cache-ttl",
+	"timeout":                     "--dasha.timeout",
+	"timeout_offset":              "--dasha.timeout-offset",
+	"registration.states":         "--registration.state",
+	"registration.healthy_states": "--registration.healthy-state",
+	"metrics.allowlist":           "--metric-allowlist",
+	"metrics.denylist":            "--metric-denylist",
+}
+
+// flagError names the flag behind a field error of the flags' account:
+// "--dasha.page-size 0 is out of range 1..1000".
+func flagError(err error) error {
+	var fe *accounts.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	return errors.New(fe.Describe(func(field string) string {
+		if flag, ok := flagOfField[field]; ok {
+			return flag
+		}
+		return field
+	}, " "))
+}
+
+// validate checks what kingpin cannot and fills in the URL and key. The
+// account's settings go through accounts.Settings.Validate, the one copy
+// of every range and URL rule.
 func (c *config) validate(rawURL, envKey string) error {
-	if !c.demo { // --demo ignores --dasha.url: main points the client at the fake API
-		u, err := url.Parse(rawURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--dasha.url %q is not an absolute http:// or https:// URL", rawURL)
-		}
-		if u.User != nil {
-			return errors.New("--dasha.url must not carry credentials; put the API key in DASHA_API_KEY or --dasha.api-key-file")
-		}
-		if u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("--dasha.url %q must be a base URL without query or fragment", u.Redacted())
+	s := c.accountSettings()
+	s.URL = rawURL
+	if c.demo {
+		s.URL = defaultURL // --demo ignores --dasha.url: main points the client at the fake API
+	}
+	if err := s.Validate(); err != nil {
+		return flagError(err)
+	}
+	if !c.demo {
+		u, err := url.Parse(s.URL) // normalised and checked by Validate
+		if err != nil {
+			return fmt.Errorf("--dasha.url: %w", err)
 		}
 		c.url = u
 	}
 	switch {
-	case c.pageSize < 1 || c.pageSize > client.MaxPageSize:
-		return fmt.Errorf("--dasha.page-size %d is out of range 1..%d", c.pageSize, client.MaxPageSize)
-	case c.concurrency < 1 || c.concurrency > client.MaxConcurrency:
-		return fmt.Errorf("--dasha.concurrency %d is out of range 1..%d", c.concurrency, client.MaxConcurrency)
-	case c.timeout <= 0:
-		return fmt.Errorf("--dasha.timeout %v must be positive", c.timeout)
-	case c.timeout > client.MaxListingTime:
-		return fmt.Errorf("--dasha.timeout %v is longer than a listing may take (%v)", c.timeout, client.MaxListingTime)
-	case c.timeoutOffset < 0:
-		return fmt.Errorf("--dasha.timeout-offset %v must not be negative", c.timeoutOffset)
-	case c.cacheTTL < 0:
-		return fmt.Errorf("--dasha.cache-ttl %v must not be negative", c.cacheTTL)
-	case c.filters.ProviderID != "" && !client.IsUUID(c.filters.ProviderID):
-		return fmt.Errorf("--dasha.provider-id %q is not a uuid", c.filters.ProviderID)
-	case c.filters.UnlinkedOnly && c.filters.LinkedAgentID != "":
-		return errors.New("--dasha.unlinked-only and --dasha.linked-agent-id contradict each other; use one")
 	case c.telemetryPath == "" || c.telemetryPath[0] != '/':
 		return fmt.Errorf("--web.telemetry-path %q must start with /", c.telemetryPath)
 	case c.telemetryPath == "/" || c.telemetryPath == "/-/healthy" || c.telemetryPath == "/-/ready" || c.telemetryPath == "/probe" || c.telemetryPath == "/-/reload":
 		return fmt.Errorf("--web.telemetry-path %q would hide the landing page or a health endpoint", c.telemetryPath)
-	}
-	if err := c.collector.Validate(); err != nil {
-		return err
 	}
 	if f := *c.web.WebConfigFile; f != "" {
 		if err := web.Validate(f); err != nil {
@@ -193,6 +262,13 @@ func (c *config) validate(rawURL, envKey string) error {
 		c.apiKey = key
 	case c.apiKeyFile == "":
 		return errors.New("no API key: set DASHA_API_KEY or --dasha.api-key-file (or run with --demo)")
+	}
+	// A FIFO or device would block or never end a read; a missing file
+	// is the key source's to report.
+	if c.apiKeyFile != "" {
+		if err := accounts.KeyFileProblem(c.apiKeyFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("--dasha.api-key-file: %v", err)
+		}
 	}
 	return nil
 }

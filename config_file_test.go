@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/dasha-exporter/dasha_exporter/accounts"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 )
 
@@ -127,10 +128,14 @@ func serveOneAccount(t *testing.T, name string) (mux *http.ServeMux, path, apiUR
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux = http.NewServeMux()
-	if _, err := serveAccounts(cfg, getenv, slog.New(slog.DiscardHandler), newRegistry(), mux); err != nil {
+	reg := newRegistry()
+	registry, err := newAccounts(accounts.File(path), cfg, getenv, slog.New(slog.DiscardHandler), reg)
+	if err != nil {
 		t.Fatal(err)
 	}
+	mux = http.NewServeMux()
+	routes(cfg, registry, reg, mux)
+	reloadOnSIGHUP(t.Context(), registry, slog.New(slog.DiscardHandler))
 	return mux, path, api.URL
 }
 
@@ -219,6 +224,81 @@ func TestConfigModeMetrics(t *testing.T) {
 		}
 		if name == "dasha_api_requests_total" && mf.Metric[0].Label[0].GetValue() != "acme" {
 			t.Errorf("%s account=%q, want acme", name, mf.Metric[0].Label[0].GetValue())
+		}
+	}
+}
+
+// runWithin runs the exporter with args and fails the test if it does
+// not return (a FIFO as configuration file blocked --config.check).
+func runWithin(t *testing.T, args []string, getenv func(string) string, out *bytes.Buffer) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- run(args, getenv, out) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%v kept running", args)
+		return nil
+	}
+}
+
+// TestConfigCheckNeverEchoesAKeyPastedIntoAPIKeyFile: --config.check
+// printed "Zm9vYmFy/YmF6...: no such file or directory" for a key pasted
+// into api_key_file. A path is named only once it is an existing regular
+// file; otherwise the field, account and line.
+func TestConfigCheckNeverEchoesAKeyPastedIntoAPIKeyFile(t *testing.T) {
+	for _, pasted := range []string{
+		"Zm9vYmFy/YmF6cXV4+c2VjcmV0a2V5MTIzNDU2Nzg5MA==",
+		"sk_live_5hT9xQ2mV8",
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+	} {
+		path := writeConfig(t, "accounts:\n  acme:\n    platform: us\n    api_key_file: "+pasted+"\n")
+		var out bytes.Buffer
+		err := runWithin(t, []string{"--config.check", "--config.file", path}, env(nil), &out)
+		all := out.String()
+		if err != nil {
+			all += err.Error()
+		}
+		if strings.Contains(all, pasted) {
+			t.Errorf("--config.check repeats the value of api_key_file:\n%s", all)
+		}
+		if err != nil || !strings.Contains(all, `warning: account "acme": api_key_file of account "acme" (line 4): no such file`) {
+			t.Errorf("--config.check: %v\n%s", err, all)
+		}
+	}
+	// An existing regular file cannot be a pasted key: it is named.
+	path := writeConfig(t, "accounts:\n  acme:\n    platform: us\n    api_key_file: acme.key\n")
+	key := filepath.Join(filepath.Dir(path), "acme.key")
+	os.WriteFile(key, nil, 0o600) // empty: a warning that names it
+	var out bytes.Buffer
+	if err := runWithin(t, []string{"--config.check", "--config.file", path}, env(nil), &out); err != nil || !strings.Contains(out.String(), key) {
+		t.Errorf("--config.check of an empty key file: %v\n%s", err, out.String())
+	}
+}
+
+// TestConfigCheckRefusesHostileFiles: /dev/zero as the configuration file
+// ran --config.check out of memory, and a FIFO (as the file or as a key
+// file) made it wait forever. Each is now an error at once (exit 1).
+func TestConfigCheckRefusesHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero.yml")
+	os.Symlink("/dev/zero", zero)
+	withFIFOKey := writeConfig(t, "accounts:\n  acme:\n    platform: us\n    api_key_file: "+fifo+"\n")
+	for file, want := range map[string]string{
+		"/dev/zero": "/dev/zero: a device, not a regular file",
+		zero:        zero + ": a device, not a regular file",
+		fifo:        fifo + ": a FIFO (named pipe), not a regular file",
+		withFIFOKey: withFIFOKey + `: api_key_file of account "acme" (line 4): a FIFO (named pipe), not a regular file`,
+	} {
+		var out bytes.Buffer
+		err := runWithin(t, []string{"--config.check", "--config.file", file}, env(nil), &out)
+		if err == nil || err.Error() != want {
+			t.Errorf("--config.check of %s: %v\nwant %s", file, err, want)
 		}
 	}
 }

@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dasha-exporter/dasha_exporter/accounts"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -46,12 +52,15 @@ func TestParseConfigKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks, err := keySource(c)
+	if s := c.accountSettings(); s.KeyFile != path || s.KeyEnv != "" || s.Name != "default" {
+		t.Errorf("the flags' account: %+v", s)
+	}
+	registry, err := newAccounts(accounts.Flags{Account: c.accountSettings(), Flags: flagNames}, c, env(nil), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, _ := ks.Key(); k != "sk-file" {
-		t.Errorf("key %q", k)
+	if err := registry.Get("default").KeyProblem(); err != nil {
+		t.Errorf("key: %v", err)
 	}
 }
 
@@ -132,10 +141,83 @@ func TestRunFailsBeforeListening(t *testing.T) {
 	}
 }
 
-func TestIsLoopback(t *testing.T) {
-	for host, want := range map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true, "10.0.0.1": false, "blackbox.dasha.ai": false} {
-		if isLoopback(host) != want {
-			t.Errorf("isLoopback(%q) != %v", host, want)
+// TestFlagsGoThroughSettingsValidate: the flags' account is checked by
+// accounts.Settings.Validate, and its errors name the flag.
+func TestFlagsGoThroughSettingsValidate(t *testing.T) {
+	states := func(flag string, n int) []string {
+		var args []string
+		for i := range n {
+			args = append(args, fmt.Sprintf("--%s=S%d", flag, i))
+		}
+		return args
+	}
+	key := map[string]string{"DASHA_API_KEY": "k"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dasha.url=http://127.0.0.1:0"}, "--dasha.url port 0 is out of range 1..65535"},
+		{[]string{"--dasha.url=http://127.0.0.1:65536"}, "--dasha.url port 65536 is out of range 1..65535"},
+		{[]string{"--dasha.url=http://127.0.0.1:http"}, "--dasha.url has a port that is not a number"},
+		{[]string{"--dasha.timeout=3m"}, "--dasha.timeout 3m0s is out of range: more than 0, at most 2m0s"},
+		{[]string{"--dasha.unlinked-only", "--dasha.linked-agent-id=x"}, "--dasha.unlinked-only and --dasha.linked-agent-id contradict each other; use one"},
+		{states("registration.state", 65), "--registration.state lists 65 states; at most 64 are allowed"},
+		{append(states("registration.state", 64), states("registration.healthy-state", 65)...), "--registration.healthy-state lists 65 states; at most 64 are allowed"},
+		{[]string{"--registration.healthy-state=registered"}, `--registration.healthy-state "registered" is not one of the states`},
+	} {
+		_, err := parseConfig(tc.args, env(key), &bytes.Buffer{})
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%.60v: %v\nwant %q...", tc.args, err, tc.want)
+		}
+	}
+	c, err := parseConfig(append(states("registration.state", 64), "--registration.healthy-state=S0"), env(key), &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("64 states: %v", err)
+	}
+	if len(c.collector.States) != 64 {
+		t.Errorf("%d states", len(c.collector.States))
+	}
+}
+
+// TestFlagOfFieldNamesRealFlags: every field the flags' account can get
+// wrong maps to a flag that exists.
+func TestFlagOfFieldNamesRealFlags(t *testing.T) {
+	app, _ := newApp(&config{}, io.Discard)
+	for field, flag := range flagOfField {
+		if flag == "DASHA_API_KEY" {
+			continue
+		}
+		if app.GetFlag(strings.TrimPrefix(flag, "--")) == nil {
+			t.Errorf("field %s maps to %s, which is not a flag", field, flag)
+		}
+	}
+}
+
+func TestAccountSettings(t *testing.T) {
+	c, err := parseConfig([]string{"--dasha.url=https://proxy.example:8443/dasha/", "--dasha.page-size=7"}, env(map[string]string{"DASHA_API_KEY": "k"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.accountSettings()
+	if s.Name != "default" || s.URL != "https://proxy.example:8443/dasha" || s.KeyEnv != "DASHA_API_KEY" || s.KeyFile != "" || s.PageSize != 7 {
+		t.Errorf("accountSettings = %+v", s)
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("the flags' account does not validate: %v", err)
+	}
+}
+
+// TestAPIKeyFileThatCanNeverHoldAKey: a FIFO or device as the key file is
+// refused at once (a FIFO blocked the start), without the path.
+func TestAPIKeyFileThatCanNeverHoldAKey(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "key")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{fifo: "--dasha.api-key-file: a FIFO (named pipe), not a regular file", "/dev/zero": "--dasha.api-key-file: a device, not a regular file"} {
+		_, err := parseConfig([]string{"--dasha.api-key-file", path}, env(nil), &bytes.Buffer{})
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", path, err, want)
 		}
 	}
 }

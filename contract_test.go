@@ -24,31 +24,13 @@ import (
 
 	"github.com/dasha-exporter/dasha_exporter/client"
 	"github.com/dasha-exporter/dasha_exporter/collector"
+	"github.com/dasha-exporter/dasha_exporter/internal/contract"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
 
 // contractMetrics are the metric names of ../shared/design/contract.md.
-var contractMetrics = []string{
-	"dasha_sip_phone_number_info",
-	"dasha_sip_registration_enabled",
-	"dasha_sip_registration_state",
-	"dasha_sip_registration_healthy",
-	"dasha_sip_registration_error",
-	"dasha_sip_registration_error_info",
-	"dasha_sip_registration_sip_response_code",
-	"dasha_sip_registration_expiry_seconds",
-	"dasha_sip_registration_expires_timestamp_seconds",
-	"dasha_sip_registration_last_updated_timestamp_seconds",
-	"dasha_sip_phone_number_created_timestamp_seconds",
-	"dasha_up",
-	"dasha_sip_phone_numbers",
-	"dasha_scrape_duration_seconds",
-	"dasha_last_success_timestamp_seconds",
-	"dasha_api_requests_total",
-	"dasha_api_request_duration_seconds",
-	"dasha_exporter_build_info",
-}
+var contractMetrics = contract.Metrics
 
 // scrapeDemo runs the exporter's real stack (registry, client, collector,
 // handler) against the demo fleet and returns the parsed exposition.

@@ -26,6 +26,7 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
+	"github.com/dasha-exporter/dasha_exporter/collector"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 	"github.com/dasha-exporter/dasha_exporter/landing"
 )
@@ -52,45 +53,39 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	reg := newRegistry()
-	mux := http.NewServeMux()
-	var mode *served
-	if cfg.configFile != "" {
-		mode, err = serveAccounts(cfg, getenv, logger, reg, mux)
-	} else {
-		mode, err = serveFlags(ctx, cfg, logger, reg, mux)
+	for _, w := range cfg.warnings {
+		logger.Warn(w)
 	}
+	cfg.collector.Renders = collector.NewRenderStats() // every account's exporter counts its kept renderings here
+	src, getenv, err := source(ctx, cfg, getenv, logger)
 	if err != nil {
 		return err
 	}
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "Healthy.")
-	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if err := mode.ready(); err != nil {
-			http.Error(w, "Not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "Ready.")
-	})
+	reg := newRegistry()
+	reg.MustRegister(cfg.collector.Renders)
+	registry, err := newAccounts(src, cfg, getenv, logger, reg)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	routes(cfg, registry, reg, mux)
+	links := []landing.Link{
+		{Address: cfg.telemetryPath, Text: "Metrics"},
+		{Address: "/-/healthy", Text: "Health"},
+		{Address: "/-/ready", Text: "Readiness"},
+	}
 	mux.Handle("/", landing.New(landing.Options{
 		Name:        "Dasha exporter",
 		Description: "Prometheus exporter for the SIP registrations of Dasha BlackBox phone numbers",
 		Version:     version.Info(),
-		Links: []landing.Link{
-			{Address: cfg.telemetryPath, Text: "Metrics"},
-			{Address: "/-/healthy", Text: "Health"},
-			{Address: "/-/ready", Text: "Readiness"},
-		},
-		Accounts:    mode.accounts,
-		Probes:      cfg.configFile != "",
-		MetricsPath: cfg.telemetryPath,
-		Config:      mode.config,
+		Links:       links,
+		Accounts:    registry,
 		Logger:      logger.With("component", "landing"),
 	}))
+	reloadOnSIGHUP(ctx, registry, logger)
 
 	logger.Info("starting dasha_exporter", "version", version.Info(), "build_context", version.BuildContext())
-	mode.logStart()
+	logAccounts(registry, cfg, logger)
 
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
 	context.AfterFunc(ctx, stop) // a second signal ends the process at once
@@ -125,15 +120,6 @@ func serve(ctx context.Context, srv *http.Server, listen func() error, grace tim
 		logger.Warn("scrapes still in flight at the end of the shutdown grace period were cut off", "grace", grace, "err", err)
 	}
 	return nil
-}
-
-// isLoopback reports whether host is this machine.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // userAgent names the exporter and, when the build set one, its version.
@@ -171,19 +157,6 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(cfg.logLevel)) // validated by kingpin's enum
 	return slog.New(slgk.NewGoKitHandler(gk, lvl))
-}
-
-// keySource returns where API keys come from. In demo mode the fake API
-// takes any key.
-func keySource(cfg *config) (client.KeySource, error) {
-	switch {
-	case cfg.demo:
-		return client.StaticKey("demo"), nil
-	case cfg.apiKeyFile != "":
-		return client.NewKeyFile(cfg.apiKeyFile)
-	default:
-		return client.StaticKey(cfg.apiKey), nil
-	}
 }
 
 // startDemo serves the simulated fleet on a loopback port until ctx ends

@@ -14,94 +14,110 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dasha-exporter/dasha_exporter/accounts"
-	"github.com/dasha-exporter/dasha_exporter/client"
 )
 
-// served is what the common endpoints need to know of either mode.
-type served struct {
-	ready    func() error
-	accounts func() []*accounts.Account
-	config   func() accounts.ReloadStatus // nil without a configuration file
-	logStart func()
-}
+// flagNames names the flags the flags' account is set with, so that its
+// messages point at them (nothing below main knows a flag).
+var flagNames = accounts.Names{KeyFile: "--dasha.api-key-file", URL: "--dasha.url"}
 
-// serveFlags serves the one account of the flags on the telemetry path,
-// together with the exporter's own metrics, as always.
-func serveFlags(ctx context.Context, cfg *config, logger *slog.Logger, reg *prometheus.Registry, mux *http.ServeMux) (*served, error) {
-	keys, err := keySource(cfg)
-	if err != nil {
-		return nil, err
+// source returns where the accounts come from: the configuration file, or
+// the one account of the flags, named default. With --demo, the flags'
+// account is pointed at a simulated API on a loopback port, with the key
+// the fake takes, and getenv is changed to supply it.
+func source(ctx context.Context, cfg *config, getenv func(string) string, logger *slog.Logger) (accounts.Source, func(string) string, error) {
+	if cfg.configFile != "" {
+		return accounts.File(cfg.configFile), getenv, nil
 	}
 	if cfg.demo {
 		u, err := startDemo(ctx, logger)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cfg.url = u
+		getenv = demoEnv(getenv)
 	}
-	account, err := accounts.NewSingle(accounts.Settings{
-		URL:           cfg.url.String(),
-		Filters:       cfg.filters,
-		PageSize:      cfg.pageSize,
-		Concurrency:   cfg.concurrency,
-		CacheTTL:      cfg.cacheTTL,
-		Timeout:       cfg.timeout,
-		TimeoutOffset: cfg.timeoutOffset,
-		Collector:     cfg.collector,
-	}, keys, client.NewMetrics(reg), logger, userAgent())
-	if err != nil {
-		return nil, err
-	}
-	mux.Handle(cfg.telemetryPath, account.Handler(reg))
-	return &served{
-		// Ready while a key can be had: a deleted or emptied key file
-		// makes every scrape fail.
-		ready:    account.KeyProblem,
-		accounts: func() []*accounts.Account { return []*accounts.Account{account} },
-		logStart: func() {
-			if cfg.url.Scheme == "http" && !cfg.demo && !isLoopback(cfg.url.Hostname()) {
-				logger.Warn("--dasha.url is plain http: the API key travels unencrypted", "url", cfg.url.Redacted())
-			}
-			logger.Info("listing SIP phone numbers", "url", cfg.url.Redacted(), "page_size", cfg.pageSize, "concurrency", cfg.concurrency, "cache_ttl", cfg.cacheTTL, "demo", cfg.demo)
-		},
-	}, nil
+	return accounts.Flags{Account: cfg.accountSettings(), Flags: flagNames}, getenv, nil
 }
 
-// serveAccounts serves the accounts of --config.file on /probe, the
-// exporter's own metrics on the telemetry path, and reloads the file on
-// SIGHUP and POST /-/reload.
-func serveAccounts(cfg *config, getenv func(string) string, logger *slog.Logger, reg *prometheus.Registry, mux *http.ServeMux) (*served, error) {
-	for _, w := range cfg.warnings {
-		logger.Warn(w)
+// demoEnv is getenv with the demo's key in DASHA_API_KEY: the fake API
+// takes any key.
+func demoEnv(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if k == "DASHA_API_KEY" {
+			return "demo"
+		}
+		return getenv(k)
 	}
-	registry, err := accounts.NewRegistry(cfg.configFile, accountOptions(cfg, getenv, logger), reg)
+}
+
+// newAccounts loads the accounts of src. With the flags, a key that cannot
+// be had at start is an error before listening, as the contract says; at
+// run time it is that account's dasha_up 0, whatever the mode.
+func newAccounts(src accounts.Source, cfg *config, getenv func(string) string, logger *slog.Logger, reg prometheus.Registerer) (*accounts.Registry, error) {
+	registry, err := accounts.NewRegistry(src, accountOptions(cfg, getenv, logger), reg)
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle(cfg.telemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/probe", registry.ProbeHandler())
-	mux.Handle("/-/reload", registry.ReloadHandler())
+	if !src.Reloadable() {
+		if err := registry.Get(accounts.FlagsAccount).KeyProblem(); err != nil {
+			return nil, err
+		}
+	}
+	return registry, nil
+}
 
+// routes serves the accounts on /probe in both modes, and on the telemetry
+// path the exporter's own metrics: with the flags, after the listing of
+// their account, as /metrics has always answered.
+func routes(cfg *config, registry *accounts.Registry, reg *prometheus.Registry, mux *http.ServeMux) {
+	if registry.Source().Reloadable() {
+		mux.Handle(cfg.telemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	} else {
+		mux.Handle(cfg.telemetryPath, registry.Get(accounts.FlagsAccount).Handler(reg))
+	}
+	mux.Handle("/probe", registry.ProbeHandler())
+	if cfg.enableReload {
+		mux.Handle("/-/reload", registry.ReloadHandler())
+	}
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy.")
+	})
+	// Ready once a configuration is loaded, in both modes: a key that
+	// cannot be had or is refused shows as that account's dasha_up 0, not
+	// as the exporter leaving a Service's endpoints.
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Ready.")
+	})
+}
+
+// reloadOnSIGHUP reloads the accounts on each SIGHUP until ctx ends. It
+// never ends the process: with the flags, Reload logs that there is
+// nothing to reload.
+func reloadOnSIGHUP(ctx context.Context, registry *accounts.Registry, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
-		for range hup {
-			logger.Info("SIGHUP: reloading the configuration file", "file", cfg.configFile)
-			registry.Reload() // logs why when it fails
+		// hup stays registered after ctx ends: a SIGHUP during the
+		// shutdown is dropped, not the default action that ends the
+		// process.
+		for {
+			select {
+			case <-hup:
+				logger.Info("SIGHUP: reloading the accounts", "source", registry.Source().String())
+				registry.Reload() // logs why when it fails
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
-	return &served{
-		// The configuration is loaded: one account's missing key shows
-		// as its dasha_up 0, not as the exporter leaving a Service.
-		ready:    func() error { return nil },
-		accounts: registry.Accounts,
-		config:   registry.Status,
-		logStart: func() {
-			for _, a := range registry.Accounts() {
-				logger.Info("serving account", "account", a.Settings.Name, "api", a.Settings.Where(), "page_size", a.Settings.PageSize, "concurrency", a.Settings.Concurrency, "cache_ttl", a.Settings.CacheTTL)
-			}
-		},
-	}, nil
+}
+
+// logAccounts logs, at start, what each account lists.
+func logAccounts(registry *accounts.Registry, cfg *config, logger *slog.Logger) {
+	for _, a := range registry.Accounts() {
+		s := &a.Settings
+		logger.Info("serving account", "account", s.Name, "api", s.Where(), "page_size", s.PageSize, "concurrency", s.Concurrency, "cache_ttl", s.CacheTTL, "demo", cfg.demo)
+	}
 }
 
 func accountOptions(cfg *config, getenv func(string) string, logger *slog.Logger) accounts.Options {

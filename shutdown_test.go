@@ -111,7 +111,7 @@ func TestListenFailureLogsNoShutdown(t *testing.T) {
 // --dasha.timeout may not ask for more than a listing may take.
 func TestTimeoutFlagAtMostTheListingCap(t *testing.T) {
 	_, err := parseConfig([]string{"--demo", "--dasha.timeout=3m"}, func(string) string { return "" }, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "--dasha.timeout 3m0s is longer than a listing may take (2m0s)") {
+	if err == nil || !strings.Contains(err.Error(), "--dasha.timeout 3m0s is out of range: more than 0, at most 2m0s") {
 		t.Errorf("parseConfig = %v", err)
 	}
 	if _, err := parseConfig([]string{"--demo", "--dasha.timeout=2m"}, func(string) string { return "" }, io.Discard); err != nil {

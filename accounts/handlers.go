@@ -27,7 +27,7 @@ func (r *Registry) ProbeHandler() http.Handler {
 		}
 		a := r.Get(name)
 		if a == nil {
-			http.Error(w, fmt.Sprintf("Unknown target %q: no account of that name in the configuration file.", name), http.StatusBadRequest)
+			http.Error(w, fmt.Sprintf("Unknown target %q: no account of that name in %s.", name, r.describeSource()), http.StatusBadRequest)
 			return
 		}
 		if debug {
@@ -68,12 +68,32 @@ func probeParams(rawQuery string) (name string, debug bool, reason string) {
 	return name, debug, ""
 }
 
+// describeSource names where the accounts come from, for a probe's 400.
+func (r *Registry) describeSource() string {
+	if r.src.Reloadable() {
+		return "the configuration file"
+	}
+	return fmt.Sprintf("the flags (their account is %q)", FlagsAccount)
+}
+
 // ReloadHandler reloads the configuration file on POST (and PUT, as
 // Prometheus' /-/reload takes): 200 when it loaded, 500 with the reason
-// when it did not (the running configuration stays).
+// when it did not (the running configuration stays). With the flags there
+// is nothing to reload: 200 saying so. A request another web site's page
+// made (see crossSite) is refused with 403: any page an operator visits
+// could otherwise reload the exporter.
 func (r *Registry) ReloadHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if !allowMethods(w, req, "Method not allowed: reload with POST.", http.MethodPost, http.MethodPut) {
+			return
+		}
+		if reason := crossSite(req); reason != "" {
+			http.Error(w, "Forbidden: "+reason+". Reload from the exporter's own pages, or with a tool that sends no Origin header (curl -X POST).", http.StatusForbidden)
+			return
+		}
+		if !r.src.Reloadable() {
+			r.Reload() // logs that there is nothing to reload
+			fmt.Fprintln(w, "Nothing to reload: the account comes from the flags; the key file is re-read when it changes.")
 			return
 		}
 		if err := r.Reload(); err != nil {
@@ -93,4 +113,27 @@ func allowMethods(w http.ResponseWriter, req *http.Request, reply string, method
 	w.Header().Set("Allow", strings.Join(methods, ", "))
 	http.Error(w, reply, http.StatusMethodNotAllowed)
 	return false
+}
+
+// crossSite says why req was made by another site's page, or is "". A
+// browser sends Origin with every cross-origin POST and Sec-Fetch-Site
+// with every request; tools (curl, scripts, Kubernetes' config reloaders)
+// send neither, and still reload. An Origin is the exporter's own when
+// its host (and port) is the Host the request was sent to.
+func crossSite(req *http.Request) string {
+	if req.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return "the request came from another site (Sec-Fetch-Site: cross-site)"
+	}
+	origins := req.Header.Values("Origin")
+	if len(origins) == 0 {
+		return ""
+	}
+	if len(origins) > 1 {
+		return "the request carries several Origin headers"
+	}
+	u, err := url.Parse(origins[0])
+	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, req.Host) {
+		return "the request's Origin is not this exporter"
+	}
+	return ""
 }

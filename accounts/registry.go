@@ -1,10 +1,8 @@
 package accounts
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,27 +10,62 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dasha-exporter/dasha_exporter/internal/smallfile"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/dasha-exporter/dasha_exporter/client"
 )
 
 // Options are what every account of a Registry shares.
 type Options struct {
 	Defaults  Defaults
-	Getenv    func(string) string // reads api_key_env variables
+	Getenv    func(string) string // reads the variables that hold keys
 	Logger    *slog.Logger
 	UserAgent string
 }
 
-// Registry holds the accounts of a configuration file and swaps them on
-// reload. Probes look an account up once and keep it to the end, so a
-// reload never disturbs a probe in flight.
+// Source is where a Registry's accounts come from: a configuration file
+// (File) or the flags (Flags).
+type Source interface {
+	// Load returns the accounts' settings, complete; d are the flags'
+	// tuning values, the defaults of a file's accounts.
+	Load(d Defaults) ([]Settings, error)
+	// Names names the settings the accounts were set with.
+	Names() Names
+	// Reloadable is false when nothing can change without a restart.
+	Reloadable() bool
+	// String names the source in logs and on the landing page.
+	String() string
+}
+
+// File is a configuration file of named accounts, read again on reload.
+type File string
+
+func (f File) Load(d Defaults) ([]Settings, error) { return Load(string(f), d) }
+func (f File) Names() Names                        { return FileNames }
+func (f File) Reloadable() bool                    { return true }
+func (f File) String() string                      { return string(f) }
+
+// Flags is the one account the command line describes. Main names the
+// flags in Names, so that messages point at them.
+type Flags struct {
+	Account Settings
+	Flags   Names
+}
+
+func (f Flags) Load(Defaults) ([]Settings, error) { return []Settings{f.Account}, nil }
+func (f Flags) Names() Names                      { return f.Flags }
+func (f Flags) Reloadable() bool                  { return false }
+func (f Flags) String() string                    { return "the flags" }
+
+// FlagsAccount is the name of the flags' account: /probe?target=default.
+const FlagsAccount = "default"
+
+// Registry holds the accounts of a source and swaps them on reload.
+// Probes look an account up once and keep it to the end, so a reload
+// never disturbs a probe in flight.
 type Registry struct {
-	path    string
-	opts    Options
-	metrics *client.AccountMetrics
-	log     *slog.Logger
+	src  Source
+	opts Options
+	log  *slog.Logger
 
 	reloadMu sync.Mutex // one reload at a time
 	current  atomic.Pointer[set]
@@ -45,22 +78,38 @@ type Registry struct {
 }
 
 // set is one loaded configuration: the accounts by name, and in the
-// file's order.
+// source's order.
 type set struct {
 	byName map[string]*Account
 	list   []*Account
 }
 
-// Load reads and checks a configuration file. Errors start with the
-// file's path and name the line, account and field.
+// MaxConfigSize bounds the configuration file. 10,000 accounts (the
+// most a file may name) of a few lines each take 1.5 to 4 MB; the YAML
+// parser holds about 100 bytes per byte of the densest input (a 4 MiB
+// flow list: 410 MB RSS, 2 s), so 16 MiB would let one file take well
+// over a gigabyte.
+const MaxConfigSize = 4 << 20
+
+// Load reads and checks a configuration file: a regular file of at most
+// MaxConfigSize (a FIFO or device fails at once, never blocks), whose
+// key files, where they exist, are regular files of at most
+// client.MaxKeyFileSize. Errors start with the file's path and name the
+// line, account and field.
 func Load(path string, d Defaults) ([]Settings, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	s, err := Parse(data, filepath.Dir(path), d)
+	data, _, err := smallfile.Read(path, MaxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s, err := Parse(data, filepath.Dir(path), d)
+	if err == nil {
+		err = checkKeyFiles(s)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for i := range s {
+		s[i].Origin.File = path
 	}
 	return s, nil
 }
@@ -74,22 +123,26 @@ func Check(path string, opts Options) (warnings []string, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
 	for _, s := range settings {
-		keys, problem := keySource(&s, opts.Getenv)
+		keys, problem := keySource(&s, opts.Getenv, FileNames)
 		if problem != nil {
 			warnings = append(warnings, fmt.Sprintf("account %q: %v", s.Name, problem))
 		}
-		if _, err := newAccount(s, keys, nil, nil, "", true); err != nil {
+		if _, err := newAccount(s, keys, FileNames, nil, opts); err != nil {
 			return warnings, fmt.Errorf("%s: account %q: %w", path, s.Name, err)
 		}
+		warnings = append(warnings, s.DroppedFamilyWarnings()...)
 	}
 	return warnings, nil
 }
 
-// NewRegistry loads the file at path; a bad file is an error. The request
-// metrics (with an account label) and the reload metrics are registered on
-// reg.
-func NewRegistry(path string, opts Options, reg prometheus.Registerer) (*Registry, error) {
+// NewRegistry loads the accounts of src; a bad source is an error. The
+// request metrics of the accounts (see Collector) and, for a reloadable
+// source, the reload metrics are registered on reg.
+func NewRegistry(src Source, opts Options, reg prometheus.Registerer) (*Registry, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -97,10 +150,9 @@ func NewRegistry(path string, opts Options, reg prometheus.Registerer) (*Registr
 		opts.Getenv = os.Getenv
 	}
 	r := &Registry{
-		path:    path,
-		opts:    opts,
-		metrics: client.NewAccountMetrics(reg),
-		log:     opts.Logger.With("component", "accounts"),
+		src:  src,
+		opts: opts,
+		log:  opts.Logger.With("component", "accounts"),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dasha_exporter_config_last_reload_successful",
 			Help: "1 if the last load of the configuration file succeeded, else 0 (the previous configuration is kept).",
@@ -110,20 +162,33 @@ func NewRegistry(path string, opts Options, reg prometheus.Registerer) (*Registr
 			Help: "When the configuration file was last loaded successfully, in Unix seconds.",
 		}),
 	}
-	if reg != nil {
-		reg.MustRegister(r.reloadOK, r.reloadTime)
-	}
-	if err := r.Reload(); err != nil {
+	if err := r.load(); err != nil {
 		return nil, err
+	}
+	if reg != nil {
+		reg.MustRegister(requestMetrics{r})
+		if src.Reloadable() {
+			reg.MustRegister(r.reloadOK, r.reloadTime)
+		}
 	}
 	return r, nil
 }
 
-// Reload reads the file again. Accounts whose settings did not change keep
-// their client, cache and page-count guess; changed ones are built anew;
-// removed ones stop answering (probes in flight finish). A bad file keeps
-// the running configuration and returns why.
+// Reload loads the source again. Accounts whose settings did not change
+// keep their client, cache, page-count guess and request metrics; changed
+// ones are built anew (keeping their request metrics); removed ones stop
+// answering (probes in flight finish) and their series go. A bad file
+// keeps the running configuration and returns why. The flags cannot
+// change: it logs so.
 func (r *Registry) Reload() error {
+	if !r.src.Reloadable() {
+		r.log.Info("nothing to reload: the account comes from the flags; the key file is re-read when it changes")
+		return nil
+	}
+	return r.load()
+}
+
+func (r *Registry) load() error {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
 	err := r.reload()
@@ -136,7 +201,7 @@ func (r *Registry) Reload() error {
 	if err != nil {
 		r.reloadOK.Set(0)
 		if r.current.Load() != nil {
-			r.log.Error("reloading the configuration file failed; the running configuration stays", "file", r.path, "err", err)
+			r.log.Error("reloading the configuration file failed; the running configuration stays", "file", r.src.String(), "err", err)
 		}
 		return err
 	}
@@ -146,31 +211,36 @@ func (r *Registry) Reload() error {
 }
 
 func (r *Registry) reload() error {
-	settings, err := Load(r.path, r.opts.Defaults)
+	settings, err := r.src.Load(r.opts.Defaults)
 	if err != nil {
 		return err
 	}
+	names := r.src.Names()
 	old := r.current.Load()
 	next := &set{byName: map[string]*Account{}}
 	var built, kept []string
 	for _, s := range settings {
-		if prev := old.get(s.Name); prev != nil && prev.Settings.Equal(&s) {
+		prev := old.get(s.Name)
+		if prev != nil && prev.Settings.Equal(&s) {
 			next.byName[s.Name] = prev
 			next.list = append(next.list, prev)
 			kept = append(kept, s.Name)
 			continue
 		}
-		keys, problem := keySource(&s, r.opts.Getenv)
-		a, err := newAccount(s, keys, r.metrics.For(s.Name), r.opts.Logger, r.opts.UserAgent, true)
+		keys, problem := keySource(&s, r.opts.Getenv, names)
+		a, err := newAccount(s, keys, names, prev, r.opts)
 		if err != nil {
-			return fmt.Errorf("%s: account %q: %w", r.path, s.Name, err)
+			if !r.src.Reloadable() {
+				return err
+			}
+			return fmt.Errorf("%s: account %q: %w", r.src, s.Name, err)
 		}
 		if problem != nil {
 			// Served as dasha_up 0 with the reason; the others go on.
 			r.log.Warn("account has no usable API key yet", "account", s.Name, "err", problem)
 		}
 		if u, err := url.Parse(s.URL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
-			r.log.Warn("account url is plain http: its API key travels unencrypted", "account", s.Name, "url", u.Redacted())
+			r.log.Warn("the API URL is plain http: the API key travels unencrypted", "account", s.Name, "url", u.Redacted())
 		}
 		next.byName[s.Name] = a
 		next.list = append(next.list, a)
@@ -185,17 +255,19 @@ func (r *Registry) reload() error {
 			}
 			if next.byName[a.Settings.Name] == nil {
 				removed = append(removed, a.Settings.Name)
-				// A changed account keeps counting in its series; a
-				// removed one's go.
-				r.metrics.Forget(a.Settings.Name)
 			}
 		}
 	}
+	// From here on only the accounts of next are gathered: a removed
+	// account's series are gone, and its probes in flight count into
+	// metrics that nobody gathers.
 	r.current.Store(next)
 	for _, a := range replaced {
 		a.closeIdle()
 	}
-	r.log.Info("loaded the configuration file", "file", r.path, "accounts", len(next.list), "new_or_changed", built, "unchanged", kept, "removed", removed)
+	if r.src.Reloadable() {
+		r.log.Info("loaded the configuration file", "file", r.src.String(), "accounts", len(next.list), "new_or_changed", built, "unchanged", kept, "removed", removed)
+	}
 	return nil
 }
 
@@ -207,19 +279,26 @@ type ReloadStatus struct {
 	Err       error     // why the last load failed, or nil
 }
 
-// Status returns how the last loads of the file went.
-func (r *Registry) Status() ReloadStatus {
+// Status returns how the last loads of the file went; ok is false when
+// the accounts come from the flags (nothing is loaded from a file).
+func (r *Registry) Status() (st ReloadStatus, ok bool) {
+	if !r.src.Reloadable() {
+		return ReloadStatus{}, false
+	}
 	r.statusMu.Lock()
 	defer r.statusMu.Unlock()
-	st := r.status
-	st.File = r.path
-	return st
+	st = r.status
+	st.File = r.src.String()
+	return st, true
 }
+
+// Source returns where the accounts come from.
+func (r *Registry) Source() Source { return r.src }
 
 // Get returns the account of that name, or nil.
 func (r *Registry) Get(name string) *Account { return r.current.Load().get(name) }
 
-// Accounts returns the accounts in the file's order.
+// Accounts returns the accounts in the source's order.
 func (r *Registry) Accounts() []*Account { return r.current.Load().list }
 
 func (s *set) get(name string) *Account {
@@ -229,62 +308,15 @@ func (s *set) get(name string) *Account {
 	return s.byName[name]
 }
 
-// keySource returns the account's key source. A key that cannot be had now
-// is not an error of the file: the source keeps failing with the reason
-// (a key file is read again on each request, so creating it later works),
-// and problem says why. Nothing here repeats the key or the variable's
-// value, nor the variable's name (a key pasted in its place).
-func keySource(s *Settings, getenv func(string) string) (keys client.KeySource, problem error) {
-	if s.KeyEnv != "" {
-		v := getenv(s.KeyEnv)
-		if v == "" {
-			err := errors.New("api_key_env: the environment variable it names is not set or empty")
-			return brokenKey{err}, err
-		}
-		key, err := client.ValidateKey(v)
-		if err != nil {
-			err = fmt.Errorf("api_key_env: the environment variable it names does not hold a valid key: %w", err)
-			return brokenKey{err}, err
-		}
-		return client.StaticKey(key), nil
+// requestMetrics gathers the API request metrics of the current accounts
+// only. It is unchecked (it describes nothing): the set of accounts, and
+// so of series, changes on reload.
+type requestMetrics struct{ r *Registry }
+
+func (m requestMetrics) Describe(chan<- *prometheus.Desc) {}
+
+func (m requestMetrics) Collect(ch chan<- prometheus.Metric) {
+	for _, a := range m.r.Accounts() {
+		a.metrics.Collect(ch)
 	}
-	f := &lazyKeyFile{path: s.KeyFile}
-	_, err := f.Key()
-	return f, err
-}
-
-// isLoopback reports whether host is this machine.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// brokenKey always fails with the reason there is no key.
-type brokenKey struct{ err error }
-
-func (k brokenKey) Key() (string, error) { return "", k.err }
-
-// lazyKeyFile is a client.KeyFile that may not exist yet.
-type lazyKeyFile struct {
-	path string
-	mu   sync.Mutex
-	file *client.KeyFile
-}
-
-func (f *lazyKeyFile) Key() (string, error) {
-	f.mu.Lock()
-	file := f.file
-	if file == nil {
-		var err error
-		if file, err = client.NewKeyFile(f.path); err != nil {
-			f.mu.Unlock()
-			return "", err
-		}
-		f.file = file
-	}
-	f.mu.Unlock()
-	return file.Key()
 }

@@ -68,7 +68,7 @@ func newFixture(t testing.TB, cfg string, env map[string]string) *fixture {
 	f := &fixture{t: t, dir: t.TempDir(), prom: prometheus.NewRegistry(), env: env}
 	f.path = filepath.Join(f.dir, "dasha.yml")
 	f.write(cfg)
-	reg, err := NewRegistry(f.path, Options{Defaults: testDefaults, Getenv: func(k string) string { return f.env[k] }}, f.prom)
+	reg, err := NewRegistry(File(f.path), Options{Defaults: testDefaults, Getenv: func(k string) string { return f.env[k] }}, f.prom)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +186,11 @@ dasha_api_requests_total{account="stale",code="401"} 1
 		t.Error(err)
 	}
 	// The landing page's view.
-	st := f.reg.Get("stale").Status()
+	st := f.reg.Get("stale").Last()
 	if st.Err == "" || !strings.Contains(st.Err, "401") {
 		t.Errorf("stale status error %q, want the 401", st.Err)
 	}
-	if st := f.reg.Get("acme-us").Status(); st.Err != "" || st.Numbers != 30 || st.Unhealthy != 3 {
+	if st := f.reg.Get("acme-us").Last(); st.Err != "" || st.Numbers != 30 || st.Unhealthy != 3 {
 		t.Errorf("acme-us status %+v, want 30 numbers, 3 unhealthy (2 failing, 1 without a status)", st)
 	}
 }
@@ -377,8 +377,11 @@ func TestDebugSharesTheListing(t *testing.T) {
 	if api.Requests() != n {
 		t.Errorf("a debug request bypassed the cache: %d requests", api.Requests()-n)
 	}
-	if !strings.Contains(body, "reused a complete listing") {
-		t.Errorf("debug output does not say the listing came from the cache:\n%s", body)
+	// It shows the log of the listing it got: the cached one.
+	for _, want := range []string{"reused from the cache", "skip=0", "skip=20", "status=200", "dasha_sip_phone_numbers 25"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the second debug output lacks %q:\n%s", want, body)
+		}
 	}
 }
 
@@ -394,7 +397,7 @@ func TestDebugRedactsAnEchoedKey(t *testing.T) {
 	if strings.Contains(body, "echoed-key-456") || !strings.Contains(body, "401") {
 		t.Errorf("debug output:\n%s", body)
 	}
-	if st := f.reg.Get("a").Status(); strings.Contains(st.Err, "echoed-key-456") || st.Err == "" {
+	if st := f.reg.Get("a").Last(); strings.Contains(st.Err, "echoed-key-456") || st.Err == "" {
 		t.Errorf("status error %q", st.Err)
 	}
 }
@@ -459,7 +462,7 @@ func TestStatusKeepsAPIText(t *testing.T) {
 	})
 	f := newFixture(t, "accounts:\n  a:\n    url: "+api.srv.URL+"\n    api_key_env: K\n", map[string]string{"K": "k"})
 	f.probe("a")
-	if st := f.reg.Get("a").Status(); !strings.Contains(st.Err, "<script>") {
+	if st := f.reg.Get("a").Last(); !strings.Contains(st.Err, "<script>") {
 		t.Errorf("status error %q", st.Err)
 	}
 }
@@ -495,17 +498,32 @@ func TestRemovedAccountFinishesProbesInFlight(t *testing.T) {
 	if body := <-done; !strings.Contains(body, "dasha_up 1") || !strings.Contains(body, "dasha_sip_phone_numbers 5") {
 		t.Errorf("the probe in flight during the removal answered:\n%s", body)
 	}
+	// The removed account's request series went with it and stay gone
+	// after its last probe counted its requests: nothing resurrects them.
+	mfs, err := f.prom.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "account" && l.GetValue() == "a" {
+					t.Errorf("%s still has a series of the removed account: %v", mf.GetName(), m)
+				}
+			}
+		}
+	}
 }
 
 func TestDebugOutputIsBounded(t *testing.T) {
-	b := &bufferedResponse{header: http.Header{}}
+	b := &boundedBuffer{max: maxDebugMetrics}
 	chunk := bytes.Repeat([]byte("x"), 1<<20)
 	for range 6 {
 		if n, err := b.Write(chunk); n != len(chunk) || err != nil {
 			t.Fatalf("Write: %d, %v", n, err)
 		}
 	}
-	if b.body.Len() != maxDebugMetrics || b.dropped != 6<<20-maxDebugMetrics {
-		t.Errorf("kept %d, dropped %d", b.body.Len(), b.dropped)
+	if b.buf.Len() != maxDebugMetrics || b.dropped != 6<<20-maxDebugMetrics {
+		t.Errorf("kept %d, dropped %d", b.buf.Len(), b.dropped)
 	}
 }

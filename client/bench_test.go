@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 )
@@ -32,7 +33,7 @@ func BenchmarkList(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				l, err := c.List(b.Context())
-				if err != nil || len(l.Numbers) != n {
+				if err != nil || l.Len() != n {
 					b.Fatalf("listing: %v", err)
 				}
 			}
@@ -50,4 +51,35 @@ func BenchmarkDecodePage(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkListRandomIDs lists 100,000 numbers with random uuids, as a real
+// fleet has, and reports what the listing holds per number.
+func BenchmarkListRandomIDs(b *testing.B) {
+	const n = 100000
+	pages := fakeapi.NewPages(fakeapi.RandomIDs(fakeapi.Fleet(n, time.Now()), 1), 1000)
+	u, _ := url.Parse("http://fake.invalid")
+	c, err := New(Config{BaseURL: u, Key: StaticKey("k"), PageSize: 1000, Concurrency: 4, HTTPClient: &http.Client{Transport: pages}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var l *Listing
+	b.SetBytes(pages.Bytes())
+	b.ReportAllocs()
+	for b.Loop() {
+		if l, err = c.List(b.Context()); err != nil || l.Len() != n {
+			b.Fatalf("listing: %v", err)
+		}
+	}
+	b.ReportMetric(float64(listingBytes(l))/n, "listing-B/number")
+}
+
+// listingBytes is the memory a listing holds: its records, texts and
+// shared values.
+func listingBytes(l *Listing) int {
+	size := 0
+	for _, bl := range l.blocks {
+		size += cap(bl.recs)*int(unsafe.Sizeof(record{})) + cap(bl.texts) + cap(bl.shared)*int(unsafe.Sizeof(span{}))
+	}
+	return size + cap(l.blocks)*8 + cap(l.starts)*8
 }

@@ -2,8 +2,9 @@
 // phone number, page by page, under the caller's deadline.
 //
 // client.go holds the configuration and the Client; list.go lists the fleet
-// and assembles it from its pages; request.go sends one request, with
-// retries and backoff; page.go reads and parses one page.
+// and assembles it from its pages; listing.go and block.go hold a listing
+// compactly, identity.go keeps its ids distinct; request.go sends one
+// request, with retries and backoff; page.go reads and parses one page.
 package client
 
 import (
@@ -79,14 +80,14 @@ type Config struct {
 	Metrics     *Metrics     // nil: not counted
 	Logger      *slog.Logger // nil: discarded
 	UserAgent   string
-}
 
-// Listing is one complete listing of the fleet.
-type Listing struct {
-	Numbers  []PhoneNumber // de-duplicated by ID, in the API's order
-	Requests int           // HTTP requests it took, retries included
-	Relists  int           // times the list shifted and was taken again
-	Time     time.Time     // when the listing completed
+	// KeySetting and URLSetting name, for people, where the key and the
+	// base URL were set ("api_key_env ACME_KEY", "--dasha.url"), so that
+	// an answer saying either is wrong names what to change. KeySetting is
+	// asked each time: whether a key file may be named depends on whether
+	// it exists. Empty: not named.
+	KeySetting func() string
+	URLSetting string
 }
 
 // Client lists SIP phone numbers. It is safe for concurrent use.
@@ -103,13 +104,12 @@ type Client struct {
 	parsing chan struct{}
 }
 
-// New checks cfg and returns a Client.
+// New checks cfg and returns a Client. The URL and ranges are the
+// caller's to validate (accounts.Settings.Validate, which names the field
+// and its source); New only refuses a Config it could not work with.
 func New(cfg Config) (*Client, error) {
-	if cfg.BaseURL == nil || (cfg.BaseURL.Scheme != "http" && cfg.BaseURL.Scheme != "https") || cfg.BaseURL.Host == "" {
-		return nil, errors.New("the API URL must be an absolute http:// or https:// URL")
-	}
-	if cfg.BaseURL.User != nil {
-		return nil, errors.New("the API URL must not carry credentials; the key comes from DASHA_API_KEY or --dasha.api-key-file")
+	if cfg.BaseURL == nil || (cfg.BaseURL.Scheme != "http" && cfg.BaseURL.Scheme != "https") || cfg.BaseURL.Host == "" || cfg.BaseURL.User != nil {
+		return nil, errors.New("the API URL must be an absolute http:// or https:// URL without credentials")
 	}
 	if cfg.PageSize < 1 || cfg.PageSize > MaxPageSize {
 		return nil, fmt.Errorf("page size %d is out of range 1..%d", cfg.PageSize, MaxPageSize)

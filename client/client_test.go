@@ -57,15 +57,15 @@ func TestListPagesThroughEveryNumber(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(l.Numbers) != 35 {
-			t.Fatalf("round %d: got %d numbers, want 35", round, len(l.Numbers))
+		if l.Len() != 35 {
+			t.Fatalf("round %d: got %d numbers, want 35", round, l.Len())
 		}
 		seen := map[string]bool{}
-		for _, n := range l.Numbers {
+		for _, n := range l.All() {
 			if seen[n.ID] {
 				t.Fatalf("id %s listed twice", n.ID)
 			}
-			seen[n.ID] = true
+			seen[strings.Clone(n.ID)] = true // All reuses it
 		}
 		if l.Requests != 4 {
 			t.Errorf("round %d: %d requests, want 4 pages of 10", round, l.Requests)
@@ -85,8 +85,8 @@ func TestListEmptyFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Numbers) != 0 || l.Requests != 1 {
-		t.Fatalf("got %d numbers in %d requests, want 0 in 1", len(l.Numbers), l.Requests)
+	if l.Len() != 0 || l.Requests != 1 {
+		t.Fatalf("got %d numbers in %d requests, want 0 in 1", l.Len(), l.Requests)
 	}
 }
 
@@ -205,9 +205,11 @@ func TestProblemDetailsErrors(t *testing.T) {
 		status int
 		want   []string
 	}{
-		{http.StatusUnauthorized, []string{"401 Unauthorized", "The API key is invalid or expired.", "DASHA_API_KEY"}},
-		{http.StatusForbidden, []string{"403 Forbidden", "Nope"}},
-		{http.StatusNotFound, []string{"404 Not Found", "--dasha.url"}},
+		// The client names no flag: the caller says where the key and
+		// the URL were set (KeySetting, URLSetting).
+		{http.StatusUnauthorized, []string{"401 Unauthorized", "The API key is invalid or expired.", "check the key", "the key comes from api_key_env ACME_KEY, the API URL from url of account acme"}},
+		{http.StatusForbidden, []string{"403 Forbidden", "Nope", "the key comes from api_key_env ACME_KEY"}},
+		{http.StatusNotFound, []string{"404 Not Found", "check the API URL", "the API URL from url of account acme"}},
 		{http.StatusBadRequest, []string{"400 Bad Request", "Nope"}},
 	} {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
@@ -223,6 +225,8 @@ func TestProblemDetailsErrors(t *testing.T) {
 				if tc.status == http.StatusUnauthorized {
 					cfg.Key = StaticKey("sk-wrong-key")
 				}
+				cfg.KeySetting = func() string { return "api_key_env ACME_KEY" }
+				cfg.URLSetting = "url of account acme"
 			})
 			_, err := c.List(listCtx(t))
 			var apiErr *APIError
@@ -305,10 +309,7 @@ func TestKeyFileIsReadAgainWhenItChanges(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old-key\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	kf, err := NewKeyFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kf := NewKeyFile(path)
 	fake := fakeapi.New("old-key", ftNumbers(2))
 	c, _, _ := newTestClient(t, fake, func(cfg *Config) { cfg.Key = kf })
 	if _, err := c.List(listCtx(t)); err != nil {
@@ -326,23 +327,24 @@ func TestKeyFileIsReadAgainWhenItChanges(t *testing.T) {
 		t.Fatalf("after rotation: %v", err)
 	}
 
-	// An emptied file is an error that names the file, not the old key.
+	// An emptied file is an error that says so, without the old key or
+	// the path (a path may be a pasted key).
 	os.WriteFile(path, nil, 0o600)
 	os.Chtimes(path, later.Add(time.Second), later.Add(time.Second))
-	_, err = kf.Key()
-	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "empty") {
+	_, err := kf.Key()
+	if err == nil || strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("emptied key file: %v", err)
 	}
 }
 
 func TestNewKeyFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := NewKeyFile(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, err := NewKeyFile(filepath.Join(dir, "missing")).Key(); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing file: %v", err)
 	}
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(bad, []byte("two words"), 0o600)
-	_, err := NewKeyFile(bad)
+	_, err := NewKeyFile(bad).Key()
 	if err == nil || !strings.Contains(err.Error(), "white space") || strings.Contains(err.Error(), "two words") {
 		t.Errorf("key with a space: %v", err)
 	}
@@ -453,8 +455,8 @@ func TestIDsTheAPIRepeatsAreExportedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Numbers) != 2 || l.Numbers[0].ID != "a" || l.Numbers[1].ID != "b" {
-		t.Errorf("numbers %+v", l.Numbers)
+	if l.Len() != 2 || l.At(0).ID != "a" || l.At(1).ID != "b" {
+		t.Errorf("numbers %+v", l)
 	}
 	if requests.Load() != 2 {
 		t.Errorf("%d requests: the repeat is confirmed by one second listing", requests.Load())
@@ -491,7 +493,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.List(listCtx(t))
-	if err == nil || !strings.Contains(err.Error(), "302 Found: redirected to "+target.URL) || !strings.Contains(err.Error(), "--dasha.url") {
+	if err == nil || !strings.Contains(err.Error(), "302 Found: redirected to "+target.URL) || !strings.Contains(err.Error(), "set the API URL to the address") {
 		t.Fatalf("error = %v", err)
 	}
 	if leaked.Load() {

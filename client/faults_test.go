@@ -131,9 +131,9 @@ func ftNoLeaks(t *testing.T) {
 // ftCheckListing checks that l holds exactly the numbers of want, once each.
 func ftCheckListing(t *testing.T, l *Listing, want []fakeapi.Number) {
 	t.Helper()
-	got := make([]string, len(l.Numbers))
-	for i, n := range l.Numbers {
-		got[i] = n.ID
+	got := make([]string, l.Len())
+	for i, n := range l.All() {
+		got[i] = strings.Clone(n.ID) // All reuses it
 	}
 	wantIDs := make([]string, len(want))
 	for i, n := range want {
@@ -368,7 +368,7 @@ func TestFault4xxIsNotRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake, c := ftMemClient(t, 10, func(cfg *Config) { cfg.Key = StaticKey("wrong") })
 		_, err := c.List(t.Context())
-		ftWantErr(t, err, "401", "The API key is invalid or expired", "DASHA_API_KEY")
+		ftWantErr(t, err, "401", "The API key is invalid or expired", "check the key")
 		if n := fake.Requests(); n != 1 {
 			t.Errorf("the fake saw %d requests, want 1", n)
 		}
@@ -564,8 +564,8 @@ func TestShiftBetweenPages(t *testing.T) {
 					t.Fatal(err)
 				}
 				ftCheckListing(t, l, fake.Numbers())
-				if len(l.Numbers) != tc.want || l.Relists != 1 {
-					t.Errorf("got %d numbers after %d relists, want %d after 1", len(l.Numbers), l.Relists, tc.want)
+				if l.Len() != tc.want || l.Relists != 1 {
+					t.Errorf("got %d numbers after %d relists, want %d after 1", l.Len(), l.Relists, tc.want)
 				}
 			})
 		})

@@ -33,18 +33,19 @@ func (c *Client) List(ctx context.Context) (*Listing, error) {
 				// API does not page (it ignores skip), and the numbers
 				// beyond the first pages were never seen.
 				return nil, fmt.Errorf("the API does not page: the page at skip=%d holds only numbers of earlier pages, in two listings alike (%d distinct numbers of totalCount %d); does it ignore skip?",
-					shift.stale*c.cfg.PageSize, len(shift.numbers), shift.total)
+					shift.stale*c.cfg.PageSize, shift.numbers.Len(), shift.total)
 			}
 			// Twice the same ids listed twice and the same count, and
 			// every page brought new numbers: the API itself repeats
 			// some ids, the list is not moving. Export each once.
-			c.log.Warn("the API lists some numbers more than once; each is exported once", "numbers", len(shift.numbers), "total_count", shift.total)
+			c.logger(ctx).Warn("the API lists some numbers more than once; each is exported once", "numbers", shift.numbers.Len(), "total_count", shift.total)
 			numbers, total, err = shift.numbers, shift.total, nil
 		}
 		if err == nil {
 			// Only a complete listing teaches the next first round.
 			c.lastTotal.Store(int64(total))
-			return &Listing{Numbers: numbers, Requests: int(requests.Load()), Relists: attempt, Time: time.Now()}, nil
+			numbers.Requests, numbers.Relists, numbers.Time = int(requests.Load()), attempt, time.Now()
+			return numbers, nil
 		}
 		if shift == nil {
 			return nil, err
@@ -53,7 +54,7 @@ func (c *Client) List(ctx context.Context) (*Listing, error) {
 			return nil, fmt.Errorf("the list kept changing while it was paged (%d tries): %w", maxListings, err)
 		}
 		previous = shift
-		c.log.Debug("list changed while paging; listing again", "reason", err)
+		c.logger(ctx).Debug("list changed while paging; listing again", "reason", err)
 	}
 }
 
@@ -67,7 +68,7 @@ type shiftError struct {
 	// list that moves; and the first page after the first one that held
 	// no new number (-1 if none), to tell both from an API that ignores
 	// skip.
-	numbers    []PhoneNumber
+	numbers    *Listing
 	duplicates int
 	stale      int
 }
@@ -76,37 +77,29 @@ func (e *shiftError) Error() string { return e.reason }
 
 // sameDuplicates reports whether two listings found the same repeats.
 func (e *shiftError) sameDuplicates(o *shiftError) bool {
-	if e.total != o.total || e.duplicates != o.duplicates || e.stale != o.stale || len(e.numbers) != len(o.numbers) {
-		return false
-	}
-	for i := range e.numbers {
-		if e.numbers[i].ID != o.numbers[i].ID {
-			return false
-		}
-	}
-	return true
+	return e.total == o.total && e.duplicates == o.duplicates && e.stale == o.stale && e.numbers.sameIDs(o.numbers)
 }
 
 // listOnce takes one pass over the pages and returns the distinct numbers
 // and the totalCount they make up.
-func (c *Client) listOnce(ctx context.Context, requests *atomic.Int64) ([]PhoneNumber, int, error) {
+func (c *Client) listOnce(ctx context.Context, requests *atomic.Int64) (*Listing, int, error) {
 	take := c.cfg.PageSize
 	guess := pagesFor(int(c.lastTotal.Load()), take)
-	pages := make([]*page, guess)
+	pages := make([]*fetched, guess)
 	// The first round learns the total from page 0; until then each page
 	// is judged on its own.
 	if err := c.fetchPages(ctx, pages, 0, requests, nil); err != nil {
 		return nil, 0, err
 	}
-	total := *pages[0].TotalCount
+	total := pages[0].total
 	for i, p := range pages {
-		if err := judge(p, i, take, total); err != nil {
+		if err := judge(len(p.block.recs), p.total, i, take, total); err != nil {
 			return nil, 0, err
 		}
 	}
 	if need := pagesFor(total, take); need > len(pages) {
-		pages = append(pages, make([]*page, need-len(pages))...)
-		check := func(i int, p *page) error { return judge(p, i, take, total) }
+		pages = append(pages, make([]*fetched, need-len(pages))...)
+		check := func(i int, p *page) error { return judge(len(p.Items), *p.TotalCount, i, take, total) }
 		if err := c.fetchPages(ctx, pages, guess, requests, check); err != nil {
 			return nil, 0, err
 		}
@@ -115,17 +108,25 @@ func (c *Client) listOnce(ctx context.Context, requests *atomic.Int64) ([]PhoneN
 	return numbers, total, err
 }
 
+// fetched is a page that was fetched and parsed, its numbers held
+// compactly: the decoded page goes back at once.
+type fetched struct {
+	total int // its totalCount
+	block *block
+}
+
 // pagesFor is how many pages of take hold total numbers (at least one).
 func pagesFor(total, take int) int { return max(1, (total+take-1)/take) }
 
-// judge checks page i against the listing's total: the count it reports
-// and the number of items it should hold.
-func judge(p *page, i, take, total int) error {
-	if *p.TotalCount != total {
-		return &shiftError{total: *p.TotalCount, reason: fmt.Sprintf("totalCount moved from %d to %d between pages", total, *p.TotalCount)}
+// judge checks page i, of items numbers and totalCount pageTotal, against
+// the listing's total: the count it reports and the number of items it
+// should hold.
+func judge(items, pageTotal, i, take, total int) error {
+	if pageTotal != total {
+		return &shiftError{total: pageTotal, reason: fmt.Sprintf("totalCount moved from %d to %d between pages", total, pageTotal)}
 	}
-	if want := min(take, max(0, total-i*take)); len(p.Items) != want {
-		return &shiftError{total: total, reason: fmt.Sprintf("page at skip=%d has %d items, want %d of totalCount %d", i*take, len(p.Items), want, total)}
+	if want := min(take, max(0, total-i*take)); items != want {
+		return &shiftError{total: total, reason: fmt.Sprintf("page at skip=%d has %d items, want %d of totalCount %d", i*take, items, want, total)}
 	}
 	return nil
 }
@@ -135,7 +136,7 @@ func judge(p *page, i, take, total int) error {
 // refuses stops the round. It returns nil only when every page was
 // fetched: when the deadline passes before a page is asked for, the error
 // says so.
-func (c *Client) fetchPages(ctx context.Context, pages []*page, from int, requests *atomic.Int64, check func(int, *page) error) error {
+func (c *Client) fetchPages(ctx context.Context, pages []*fetched, from int, requests *atomic.Int64, check func(int, *page) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.Concurrency)
 	for i := from; i < len(pages); i++ {
@@ -154,7 +155,7 @@ func (c *Client) fetchPages(ctx context.Context, pages []*page, from int, reques
 				err = check(i, p)
 			}
 			if err == nil {
-				pages[i] = p
+				pages[i] = &fetched{total: *p.TotalCount, block: newBlock(p.Items, p.escapedIDs)}
 			}
 			return err
 		})
@@ -196,68 +197,39 @@ func recoverInto(err *error) {
 	}
 }
 
-// assemble de-duplicates judged pages by ID and checks that they add up to
-// total.
-func assemble(pages []*page, total int) ([]PhoneNumber, error) {
-	n := 0
-	for _, p := range pages {
-		n += len(p.Items)
-	}
-	seen := make(map[string]struct{}, n)
-	numbers := make([]PhoneNumber, 0, n)
-	in := interner{}
-	stale := -1
+// assemble de-duplicates judged pages by id and checks that they add up to
+// total. It fails when two different ids would export the same id label
+// (see escapedID).
+func assemble(pages []*fetched, total int) (*Listing, error) {
+	seen := newIDSet(pages)
+	blocks := make([]*block, len(pages))
+	kept, stale := 0, -1
 	for i, p := range pages {
-		before := len(numbers)
-		for _, item := range p.Items {
-			if _, dup := seen[item.ID]; dup {
-				continue
+		b := p.block
+		recs := b.recs[:0]
+		for j := range b.recs {
+			dup, err := seen.add(b, &b.recs[j])
+			if err != nil {
+				return nil, err
 			}
-			seen[item.ID] = struct{}{}
-			in.number(&item)
-			numbers = append(numbers, item)
+			if !dup {
+				recs = append(recs, b.recs[j])
+			}
 		}
-		if i > 0 && len(p.Items) > 0 && len(numbers) == before && stale < 0 {
+		if i > 0 && len(b.recs) > 0 && len(recs) == 0 && stale < 0 {
 			stale = i
 		}
-		p.Items = nil // let the page's copy go as soon as it is copied
+		b.recs = recs
+		kept += len(recs)
+		blocks[i] = b
 	}
-	if len(numbers) != total {
+	numbers := newListing(blocks)
+	if kept != total {
 		// An item moved across a page boundary: one was seen twice, so
 		// another one may have been missed. Or the API lists an id twice,
 		// or ignores skip; List tells these apart by listing again.
-		return nil, &shiftError{total: total, numbers: numbers, duplicates: total - len(numbers), stale: stale,
-			reason: fmt.Sprintf("pages held %d distinct numbers, want totalCount %d", len(numbers), total)}
+		return nil, &shiftError{total: total, numbers: numbers, duplicates: total - kept, stale: stale,
+			reason: fmt.Sprintf("pages held %d distinct numbers, want totalCount %d", kept, total)}
 	}
 	return numbers, nil
-}
-
-// interner shares one copy of the values that repeat across a fleet (the
-// organisation, providers, agents, states, SIP answers, errors): the
-// decoder allocates every one anew, and at 100,000 numbers the copies are
-// megabytes of a listing that lives until the scrape is written.
-type interner map[string]string
-
-// maxInterned bounds the interner when a field turns out not to repeat.
-const maxInterned = 4096
-
-func (in interner) of(s string) string {
-	if v, ok := in[s]; ok {
-		return v
-	}
-	if len(in) < maxInterned {
-		in[s] = s
-	}
-	return s
-}
-
-func (in interner) number(n *PhoneNumber) {
-	n.OrgID = in.of(n.OrgID)
-	n.ProviderID = in.of(n.ProviderID)
-	n.IncomingCallsAgentID = in.of(n.IncomingCallsAgentID)
-	if st := n.RegistrationStatus; st != nil {
-		st.State = in.of(st.State)
-		st.ErrorDescription = in.of(st.ErrorDescription)
-		st.SIPResponseMessage = in.of(st.SIPResponseMessage)
-	}
 }

@@ -4,10 +4,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics count and time every API request. They live as long as the
-// exporter and are registered on its own registry, never the global one.
+// Metrics count and time one account's API requests. They live as long as
+// the account (an account whose settings change keeps them) and are never
+// registered on the global registry. Metrics is a prometheus.Collector, so
+// that whoever holds the current accounts can gather exactly theirs: a
+// removed account's series then go with it, and a probe of it still in
+// flight counts into metrics nobody gathers any more.
 type Metrics struct {
-	Requests *prometheus.CounterVec
+	Requests *prometheus.CounterVec // by code
 	Duration prometheus.Histogram
 }
 
@@ -20,50 +24,33 @@ const (
 
 var durationBuckets = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
-// NewMetrics creates the request metrics of the one account served from the
-// flags (no account label) and registers them on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics creates the request metrics of one account, with labels as
+// constant labels (the account's name when there are several; none for
+// the flags' account, as /metrics has always shown it), and registers them
+// on reg unless it is nil.
+func NewMetrics(reg prometheus.Registerer, labels ...prometheus.Labels) *Metrics {
+	var constLabels prometheus.Labels
+	if len(labels) > 0 {
+		constLabels = labels[0]
+	}
 	m := &Metrics{
-		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: requestsName, Help: requestsHelp}, []string{"code"}),
-		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: durationName, Help: durationHelp, Buckets: durationBuckets}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: requestsName, Help: requestsHelp, ConstLabels: constLabels}, []string{"code"}),
+		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: durationName, Help: durationHelp, Buckets: durationBuckets, ConstLabels: constLabels}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Requests, m.Duration)
+		reg.MustRegister(m)
 	}
 	return m
 }
 
-// AccountMetrics are the request metrics of several accounts (a
-// configuration file): the same families with an account label.
-type AccountMetrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.Requests.Describe(ch)
+	m.Duration.Describe(ch)
 }
 
-// NewAccountMetrics creates the per-account request metrics and registers
-// them on reg.
-func NewAccountMetrics(reg prometheus.Registerer) *AccountMetrics {
-	m := &AccountMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: requestsName, Help: requestsHelp}, []string{"account", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: durationName, Help: durationHelp, Buckets: durationBuckets}, []string{"account"}),
-	}
-	if reg != nil {
-		reg.MustRegister(m.requests, m.duration)
-	}
-	return m
-}
-
-// For returns the metrics one account's client counts in.
-func (m *AccountMetrics) For(account string) *Metrics {
-	return &Metrics{
-		Requests: m.requests.MustCurryWith(prometheus.Labels{"account": account}),
-		// A HistogramVec's children are Histograms.
-		Duration: m.duration.WithLabelValues(account).(prometheus.Histogram),
-	}
-}
-
-// Forget drops the series of an account that is no longer configured.
-func (m *AccountMetrics) Forget(account string) {
-	m.requests.DeletePartialMatch(prometheus.Labels{"account": account})
-	m.duration.DeleteLabelValues(account)
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.Requests.Collect(ch)
+	m.Duration.Collect(ch)
 }

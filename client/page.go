@@ -73,7 +73,7 @@ func readAndParse(ctx context.Context, body io.Reader, size int64, take int, key
 	*bp = data
 	switch {
 	case len(data) > int(maxPageBody):
-		return nil, fmt.Errorf("the page is larger than the limit of %d bytes (if the API's pages really are this large, lower --dasha.page-size)", maxPageBody)
+		return nil, fmt.Errorf("the page is larger than the limit of %d bytes (if the API's pages really are this large, lower the page size)", maxPageBody)
 	case err != nil:
 		return nil, &cutOffError{err} // the connection broke mid-body
 	}
@@ -129,6 +129,11 @@ func parsePage(data []byte, take int, key string) (*page, error) {
 	for i := range p.Items {
 		if p.Items[i].ID == "" {
 			return nil, fmt.Errorf("item %d of the page has no id", i)
+		}
+	}
+	if mayHaveLossyText(data) {
+		if err := escapeIDs(data, &p); err != nil {
+			return nil, err
 		}
 	}
 	if redact && bytes.IndexByte(data, '\\') >= 0 {

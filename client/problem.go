@@ -2,12 +2,8 @@ package client
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -42,9 +38,9 @@ func (e *APIError) Error() string {
 
 // statusHint says what an operator should check for the common failures.
 var statusHint = map[int]string{
-	http.StatusUnauthorized:      "the API key is invalid or expired, or belongs to another platform (check DASHA_API_KEY / --dasha.api-key-file and --dasha.url)",
+	http.StatusUnauthorized:      "the API key is invalid or expired, or belongs to another platform (check the key and the API URL)",
 	http.StatusForbidden:         "the API key may not list SIP phone numbers",
-	http.StatusNotFound:          "check --dasha.url: it should be the API base such as https://blackbox.dasha.ai",
+	http.StatusNotFound:          "check the API URL: it should be the API base such as https://blackbox.dasha.ai",
 	http.StatusMovedPermanently:  redirectHint,
 	http.StatusFound:             redirectHint,
 	http.StatusTemporaryRedirect: redirectHint,
@@ -52,7 +48,7 @@ var statusHint = map[int]string{
 }
 
 // redirectHint explains why redirects are not followed.
-const redirectHint = "redirects are not followed, so the key is never sent elsewhere; set --dasha.url to the address the API redirects to"
+const redirectHint = "redirects are not followed, so the key is never sent elsewhere; set the API URL to the address the API redirects to"
 
 // maxProblemBody bounds how much of an error body is read.
 const maxProblemBody = 64 << 10
@@ -66,107 +62,19 @@ const maxProblemBody = 64 << 10
 func newAPIError(status int, path string, body []byte, key string) *APIError {
 	e := &APIError{Status: status, Path: path}
 	if json.Unmarshal(body, e) != nil || (e.Title == "" && e.Detail == "") {
-		// Not ProblemDetails: keep an excerpt of the text as detail.
+		// Not ProblemDetails: keep an excerpt of the text as detail. A
+		// JSON body is shown with its strings decoded and redacted,
+		// whichever field echoes the key and however it is escaped.
 		e.Title, e.Type, e.TraceID, e.Detail = "", "", "", string(body)
+		if shown, ok := redactJSON(body, key); ok {
+			e.Detail = shown
+		}
 	}
 	for _, text := range []*string{&e.Title, &e.Detail, &e.Type, &e.TraceID} {
 		*text = oneLine(RedactText(*text, key), maxProblemText)
 	}
 	e.Status, e.Path = status, path // the body must not override these
 	return e
-}
-
-// redacted stands where the API echoed the key.
-const redacted = "[REDACTED]"
-
-// minKeyPrefix is the shortest start of the key that is redacted where a
-// text was cut off ("…") right after it.
-const minKeyPrefix = 4
-
-// RedactText replaces the key in s wherever it appears: as is, escaped
-// the ways an answer or an error message may escape it (JSON, Go quoting,
-// URL query and path escaping), and as the start of the key where a text
-// was cut short right after it.
-func RedactText(s, key string) string {
-	if key == "" {
-		return s
-	}
-	for _, form := range keyForms(key) {
-		s = strings.ReplaceAll(s, form, redacted)
-	}
-	// A text cut off inside the key keeps only its start.
-	for from := 0; ; {
-		i := strings.Index(s[from:], "…")
-		if i < 0 {
-			break
-		}
-		i += from
-		for k := min(len(key)-1, i); k >= minKeyPrefix; k-- {
-			if strings.HasSuffix(s[:i], key[:k]) {
-				s = s[:i-k] + redacted + s[i:]
-				i += len(redacted) - k
-				break
-			}
-		}
-		from = i + len("…")
-	}
-	return s
-}
-
-// keyForms lists the spellings of key that RedactText replaces, the key
-// itself first.
-func keyForms(key string) []string {
-	forms := []string{key}
-	add := func(f string) {
-		if f != "" && !slices.Contains(forms, f) {
-			forms = append(forms, f)
-		}
-	}
-	quoted := strconv.Quote(key)
-	add(quoted[1 : len(quoted)-1])
-	if j, err := json.Marshal(key); err == nil {
-		add(string(j[1 : len(j)-1]))
-	}
-	add(url.QueryEscape(key))
-	add(url.PathEscape(key))
-	return forms
-}
-
-// redactError returns err with the key redacted from its text; errors.Is
-// and errors.As still see what it wraps.
-func redactError(err error, key string) error {
-	if err == nil || key == "" {
-		return err
-	}
-	msg := err.Error()
-	if red := RedactText(msg, key); red != msg {
-		return &redactedError{msg: red, err: err}
-	}
-	return err
-}
-
-// redactedError hides the text of the error it wraps. It has no Unwrap, so
-// that the wrapped text cannot be reached; Is and As answer for it.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string        { return e.msg }
-func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
-func (e *redactedError) As(target any) bool   { return errors.As(e.err, target) }
-
-// redactNumber replaces the key in every text of n.
-func redactNumber(n *PhoneNumber, key string) {
-	texts := []*string{&n.ID, &n.OrgID, &n.PhoneNumber, &n.CredentialsID, &n.DisplayName, &n.ProviderID, &n.IncomingCallsAgentID}
-	if st := n.RegistrationStatus; st != nil {
-		texts = append(texts, &st.State, &st.ErrorDescription, &st.SIPResponseMessage)
-	}
-	for _, t := range texts {
-		if strings.Contains(*t, key) {
-			*t = strings.ReplaceAll(*t, key, redacted)
-		}
-	}
 }
 
 // maxProblemText bounds each text of an APIError, so a chatty error body

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -45,9 +46,10 @@ func (c *Client) pageURL(skip int) *url.URL {
 // jittered exponential backoff.
 func (c *Client) fetchPage(ctx context.Context, skip int, requests *atomic.Int64) (*page, error) {
 	u := c.pageURL(skip)
+	log := c.logger(ctx)
 	for attempt := 1; ; attempt++ {
 		requests.Add(1)
-		p, retryAfter, err := c.get(ctx, u)
+		p, retryAfter, err := c.get(ctx, u, attempt, log)
 		if err == nil {
 			return p, nil
 		}
@@ -64,7 +66,7 @@ func (c *Client) fetchPage(ctx context.Context, skip int, requests *atomic.Int64
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return nil, fmt.Errorf("%w; not retried: waiting %v would pass the scrape deadline", err, wait.Round(time.Millisecond))
 		}
-		c.log.Debug("retrying API request", "path", u.RequestURI(), "attempt", attempt, "wait", wait, "err", err)
+		log.Debug("retrying API request", "path", u.RequestURI(), "attempt", attempt, "wait", wait, "err", err)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -79,13 +81,14 @@ func backoff(attempt int) time.Duration {
 	return min(baseBackoff<<min(attempt-1, 16), maxBackoff)
 }
 
-// get makes one request. retryAfter is how long to wait before trying
-// again: negative when the error is not worth retrying, 0 for the default
-// backoff.
+// get makes one request, the attempt-th for u, and logs it at debug level
+// on log: method, path, status (or error), time and attempt, never a
+// header. retryAfter is how long to wait before trying again: negative
+// when the error is not worth retrying, 0 for the default backoff.
 //
 // Whatever the answer echoes (body, headers, a decoded field) may hold the
 // key: it is redacted from the page and from every error get returns.
-func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.Duration, err error) {
+func (c *Client) get(ctx context.Context, u *url.URL, attempt int, log *slog.Logger) (p *page, retryAfter time.Duration, err error) {
 	key, err := c.cfg.Key.Key()
 	if err != nil {
 		return nil, -1, err
@@ -104,14 +107,22 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 	start := time.Now()
 	code := "error"
 	defer func() {
+		took := time.Since(start)
+		path := RedactText(u.RequestURI(), key)
 		if code == "error" && errors.Is(ctx.Err(), context.Canceled) {
 			// Abandoned by us (another page failed, or the scrape went
 			// away), not failed by the API: not an API request to count.
 			// One cut short by the deadline still counts as "error".
+			log.Debug("API request abandoned", "method", req.Method, "path", path, "took", took, "attempt", attempt)
 			return
 		}
+		if code == "error" {
+			log.Debug("API request failed", "method", req.Method, "path", path, "err", err, "took", took, "attempt", attempt)
+		} else {
+			log.Debug("API request", "method", req.Method, "path", path, "status", code, "took", took, "attempt", attempt)
+		}
 		c.cfg.Metrics.Requests.WithLabelValues(code).Inc()
-		c.cfg.Metrics.Duration.Observe(time.Since(start).Seconds())
+		c.cfg.Metrics.Duration.Observe(took.Seconds())
 	}()
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -136,7 +147,7 @@ func (c *Client) get(ctx context.Context, u *url.URL) (p *page, retryAfter time.
 		case resp.StatusCode >= 500:
 			return nil, 0, apiErr
 		default:
-			return nil, -1, apiErr
+			return nil, -1, c.nameSources(apiErr)
 		}
 	}
 
@@ -208,3 +219,34 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
+
+// nameSources adds to an answer that says the key or the URL is wrong where
+// the operator set them (Config.KeySetting, Config.URLSetting), so that the
+// message points at what to change in this mode: the client knows no flag
+// or file field.
+func (c *Client) nameSources(e *APIError) error {
+	var where []string
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+		if c.cfg.KeySetting != nil {
+			where = append(where, "the key comes from "+c.cfg.KeySetting())
+		}
+	}
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusNotFound || e.Status/100 == 3 {
+		if c.cfg.URLSetting != "" {
+			where = append(where, "the API URL from "+c.cfg.URLSetting)
+		}
+	}
+	if len(where) == 0 {
+		return e
+	}
+	return &sourcedError{APIError: e, where: strings.Join(where, ", ")}
+}
+
+// sourcedError is an APIError with where its key and URL were set.
+type sourcedError struct {
+	*APIError
+	where string
+}
+
+func (e *sourcedError) Error() string { return e.APIError.Error() + "; " + e.where }
+func (e *sourcedError) Unwrap() error { return e.APIError }

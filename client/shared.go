@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -30,12 +31,38 @@ type Shared struct {
 	now     func() time.Time
 	maxTime time.Duration // the cap of one listing: MaxListingTime
 	log     *slog.Logger
+	redact  func(string) string // applied to each line of a listing's log
 
 	group singleflight.Group
 
 	mu       sync.Mutex
-	cached   *Listing
+	cached   *outcome
 	cachedAt time.Time
+}
+
+// How says how a caller got its listing.
+type How string
+
+const (
+	Started How = "started" // the caller's own listing
+	Joined  How = "joined"  // a listing in flight that another caller started
+	Cached  How = "cached"  // a complete listing reused within the cache TTL
+)
+
+// Run is what one caller got from the shared listing: the listing or why
+// there is none, the listing's own log, and how the caller came by it.
+type Run struct {
+	Listing *Listing
+	Err     error
+	Log     *ListingLog // the log of the listing, shared by all who got it
+	How     How
+}
+
+// outcome is one listing and its log, as singleflight hands it to
+// everyone who waited for it and the cache keeps it.
+type outcome struct {
+	listing *Listing
+	log     *ListingLog
 }
 
 // NewShared wraps next. ttl 0 turns the cache off; concurrent scrapes still
@@ -53,31 +80,64 @@ func (s *Shared) WithLogger(l *slog.Logger) *Shared {
 	return s
 }
 
-// List returns a cached listing younger than the TTL, joins a listing in
+// WithRedact makes s pass each line of a listing's log through redact
+// before it is stored (the key's every spelling). Call it before the first
+// List.
+func (s *Shared) WithRedact(redact func(string) string) *Shared {
+	s.redact = redact
+	return s
+}
+
+// List returns the listing of Run.
+func (s *Shared) List(ctx context.Context) (*Listing, error) {
+	r := s.Run(ctx)
+	return r.Listing, r.Err
+}
+
+// Run returns a cached listing younger than the TTL, joins a listing in
 // flight, or starts one. A listing runs under the deadline of the scrape
 // that started it, and never longer than MaxListingTime; each caller still
 // stops waiting at its own deadline. A caller whose joined listing ran out
 // of its starter's time, while the caller itself has time left, starts a
 // listing of its own.
-func (s *Shared) List(ctx context.Context) (*Listing, error) {
+func (s *Shared) Run(ctx context.Context) *Run {
 	for {
-		if l := s.fresh(); l != nil {
-			return l, nil
+		if o := s.fresh(); o != nil {
+			return &Run{Listing: o.listing, Log: o.log, How: Cached}
 		}
-		ch := s.group.DoChan("list", func() (any, error) { return s.list(ctx) })
+		var started atomic.Bool // set on singleflight's goroutine
+		ch := s.group.DoChan("list", func() (any, error) {
+			started.Store(true) // only the caller whose function runs gets here
+			return s.list(ctx)
+		})
+		how := func() How {
+			if started.Load() {
+				return Started
+			}
+			return Joined
+		}
 		select {
 		case r := <-ch:
-			if r.Err == nil {
-				return r.Val.(*Listing), nil
+			how := how()
+			o, _ := r.Val.(*outcome)
+			run := &Run{Err: r.Err, How: how}
+			if o != nil {
+				run.Listing, run.Log = o.listing, o.log
 			}
-			if errors.Is(r.Err, context.DeadlineExceeded) && ctx.Err() == nil && r.Shared {
+			if r.Err == nil {
+				return run
+			}
+			if errors.Is(r.Err, context.DeadlineExceeded) && ctx.Err() == nil && r.Shared && how == Joined {
 				continue // another scrape's deadline, not ours
 			}
-			// Not shared: our own listing, under our own deadline or
-			// the cap. Listing again would only run into it again.
-			return nil, r.Err
+			// Our own listing, under our own deadline or the cap:
+			// listing again would only run into it again.
+			run.Listing = nil
+			return run
 		case <-ctx.Done():
-			return nil, context.Cause(ctx)
+			// The listing goes on for those who wait for it; its log
+			// is theirs.
+			return &Run{Err: context.Cause(ctx), How: how()}
 		}
 	}
 }
@@ -89,8 +149,11 @@ func (s *Shared) List(ctx context.Context) (*Listing, error) {
 // singleflight re-panics a panic of the listing on a goroutine of its own,
 // where nothing can recover it: a bug would take the exporter down. So a
 // panic is turned into a failed listing here and logged with its stack.
-func (s *Shared) list(ctx context.Context) (l *Listing, err error) {
-	defer s.logPanic(&l, &err)
+func (s *Shared) list(ctx context.Context) (o *outcome, err error) {
+	o = &outcome{log: NewListingLog(s.redact)}
+	var l *Listing
+	defer func() { o.listing = l }()
+	defer s.logPanic(o.log, &l, &err)
 	defer recoverInto(&err) // runs first
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.maxTime)
 	defer cancel()
@@ -99,27 +162,27 @@ func (s *Shared) list(ctx context.Context) (l *Listing, err error) {
 		lctx, cancelDeadline = context.WithDeadline(lctx, dl)
 		defer cancelDeadline()
 	}
-	l, err = s.next.List(lctx)
+	l, err = s.next.List(withListingLog(lctx, o.log))
 	if err == nil && s.ttl > 0 {
 		s.mu.Lock()
-		s.cached, s.cachedAt = l, s.now()
+		s.cached, s.cachedAt = &outcome{listing: l, log: o.log}, s.now()
 		s.mu.Unlock()
 	}
-	return l, err
+	return o, err
 }
 
 // logPanic logs a listing that panicked, here or in a page's goroutine,
 // with the stack where it did, and makes sure it returns no listing.
-func (s *Shared) logPanic(l **Listing, err *error) {
+func (s *Shared) logPanic(log *ListingLog, l **Listing, err *error) {
 	var pe *panicError
 	if errors.As(*err, &pe) {
-		s.log.Error("BUG: the listing panicked; this listing fails, the exporter carries on", "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
+		log.Logger(s.log).Error("BUG: the listing panicked; this listing fails, the exporter carries on", "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
 		*l = nil
 	}
 }
 
 // fresh returns the cached listing if it is younger than the TTL.
-func (s *Shared) fresh() *Listing {
+func (s *Shared) fresh() *outcome {
 	if s.ttl <= 0 {
 		return nil
 	}

@@ -42,6 +42,10 @@ type RegistrationStatus struct {
 type page struct {
 	Items      []PhoneNumber `json:"items"`
 	TotalCount *int          `json:"totalCount"`
+
+	// escapedIDs marks the items whose id was escaped (see escapeIDs);
+	// nil when none was.
+	escapedIDs []bool
 }
 
 // Time is an API timestamp. The zero Time stands for null.

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,12 +18,20 @@ import (
 	"github.com/dasha-exporter/dasha_exporter/client"
 )
 
-// Options configure the state set.
+// Options configure the state set and which per-number families are
+// exposed.
 type Options struct {
 	// States are listed in every number's state set.
 	States []string
 	// HealthyStates count as healthy when there is no error.
 	HealthyStates []string
+	// MetricAllowlist, when set, exposes only the per-number families it
+	// matches; MetricDenylist drops those it matches. At most one is set.
+	// Entries are names or anchored regexps (see select.go).
+	MetricAllowlist []string
+	MetricDenylist  []string
+	// Renders counts the renderings the exporter keeps; nil counts nothing.
+	Renders *RenderStats
 }
 
 // DefaultStates and DefaultHealthyStates are the flags' defaults.
@@ -30,48 +40,103 @@ var (
 	DefaultHealthyStates = []string{"Registered"}
 )
 
-// Validate rejects option sets that would give broken state sets.
+// MaxStates bounds each list of states: every number exports a series per
+// listed state, and no real API has more than a handful.
+const MaxStates = 64
+
+// An OptionError names the option at fault by a neutral name, "states",
+// "healthy_states", "metric_allowlist" or "metric_denylist"; the caller
+// says where it was set (a flag, a file).
+type OptionError struct {
+	Option string
+	Other  string // the other option, when two exclude each other
+	Msg    string // what is wrong, without the option's name
+}
+
+func (e *OptionError) Error() string {
+	if e.Other != "" {
+		return e.Option + " and " + e.Other + " " + e.Msg
+	}
+	return e.Option + ": " + e.Msg
+}
+
+// Validate rejects option sets that would give broken state sets, or a
+// family selection with an entry that names no family. Its errors are
+// *OptionError.
 func (o Options) Validate() error {
-	if len(o.States) == 0 {
-		return errors.New("at least one --registration.state is needed")
+	if err := checkStates("states", o.States); err != nil {
+		return err
 	}
-	seen := map[string]bool{}
-	for _, s := range o.States {
-		if s == "" {
-			return errors.New("--registration.state must not be empty")
-		}
-		if seen[s] {
-			return fmt.Errorf("--registration.state %q is given twice", s)
-		}
-		seen[s] = true
-	}
-	if len(o.HealthyStates) == 0 {
-		return errors.New("at least one --registration.healthy-state is needed")
+	if err := checkStates("healthy_states", o.HealthyStates); err != nil {
+		return err
 	}
 	for _, s := range o.HealthyStates {
-		if s == "" {
-			return errors.New("--registration.healthy-state must not be empty")
-		}
 		// States are case-sensitive; a healthy state outside the state set
 		// is most likely a typo that would make every number unhealthy.
-		if !seen[s] {
-			return fmt.Errorf("--registration.healthy-state %q is not one of the --registration.state values %v (states are case-sensitive; add it with --registration.state if it is meant)", s, o.States)
+		if !slices.Contains(o.States, s) {
+			return &OptionError{Option: "healthy_states", Msg: fmt.Sprintf("%q is not one of the states %v (states are case-sensitive)", s, o.States)}
 		}
+	}
+	_, err := dropped(o.MetricAllowlist, o.MetricDenylist)
+	return err
+}
+
+// checkStates accepts 1..MaxStates distinct, non-empty states.
+func checkStates(option string, states []string) error {
+	switch {
+	case len(states) == 0:
+		return &OptionError{Option: option, Msg: "needs at least one state"}
+	case len(states) > MaxStates:
+		return &OptionError{Option: option, Msg: fmt.Sprintf("lists %d states; at most %d are allowed", len(states), MaxStates)}
+	}
+	seen := make(map[string]bool, len(states))
+	for _, s := range states {
+		if s == "" {
+			return &OptionError{Option: option, Msg: "must not be empty"}
+		}
+		if seen[s] {
+			return &OptionError{Option: option, Msg: fmt.Sprintf("%q is given twice", s)}
+		}
+		seen[s] = true
 	}
 	return nil
 }
 
 // Exporter lists the fleet once per scrape. It keeps only what must outlive
-// a scrape: when a listing last succeeded.
+// a scrape: when a listing last succeeded, and the record of the last
+// listing (for the landing page).
 type Exporter struct {
 	lister client.Lister
 	rules  *rules
+	drop   map[string]bool // per-number families not exposed
 	log    *slog.Logger
 	now    func() time.Time
 
 	mu          sync.Mutex
 	lastSuccess time.Time
-	failing     bool // the last listing failed: say so when one succeeds again
+	failing     bool   // the last listing failed: say so when one succeeds again
+	last        Record // the last listing a scrape started or joined
+
+	renders renderings // what answers sharing a listing share (render.go)
+}
+
+// Record is what the exporter keeps of a listing for people: the landing
+// page shows the last one.
+type Record struct {
+	Time      time.Time     // when it ended; zero before the first listing
+	Took      time.Duration // how long the scrape waited for it
+	Err       string        // why it failed (the client keeps the key out); "" when complete
+	Numbers   int
+	Unhealthy int // numbers dasha_sip_registration_healthy reports 0 for
+	Requests  int // API requests it took, retries included
+	How       client.How
+	Log       *client.ListingLog // the listing's own log; nil when the lister keeps none
+}
+
+// Runner is a lister that also tells how a caller got its listing and
+// hands over the listing's own log (client.Shared is one).
+type Runner interface {
+	Run(ctx context.Context) *client.Run
 }
 
 // New returns an Exporter listing through lister.
@@ -82,18 +147,46 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), log: logger, now: time.Now}, nil
+	drop, _ := dropped(opts.MetricAllowlist, opts.MetricDenylist) // checked by Validate
+	warnDroppedInUse(logger, opts)
+	e := &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), drop: drop, log: logger, now: time.Now}
+	e.renders.stats = opts.Renders
+	return e, nil
+}
+
+// Last returns the record of the last listing a scrape started or joined
+// (a listing reused from the cache is the record already kept).
+func (e *Exporter) Last() Record {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.last
+}
+
+// run lists the fleet through the lister, as a Runner if it is one.
+func (e *Exporter) run(ctx context.Context) *client.Run {
+	if r, ok := e.lister.(Runner); ok {
+		return r.Run(ctx)
+	}
+	l, err := e.lister.List(ctx)
+	return &client.Run{Listing: l, Err: err, How: client.Started}
 }
 
 // Scrape lists the fleet under ctx and returns the result to expose.
 func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	start := e.now()
-	listing, err := e.lister.List(ctx)
+	run := e.run(ctx)
+	listing, err := run.Listing, run.Err
 	if listing == nil && err == nil {
 		err = errors.New("internal error (a bug): the lister returned neither a listing nor an error")
 	}
 	end := e.now()
-	s := &Scrape{Time: end, Duration: end.Sub(start), Listing: listing, Err: err, rules: e.rules}
+	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, How: run.How, Log: run.Log, rules: e.rules, drop: e.drop}
+	rec := Record{Time: end, Took: s.Duration, How: run.How, Log: run.Log}
+	if err != nil {
+		rec.Err = err.Error()
+	} else {
+		rec.Numbers, rec.Unhealthy, rec.Requests = listing.Len(), e.rules.countUnhealthy(listing), listing.Requests
+	}
 
 	e.mu.Lock()
 	recovered := err == nil && e.failing
@@ -109,6 +202,16 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		}
 	}
 	s.LastSuccess = e.lastSuccess
+	switch {
+	case run.How != client.Cached:
+		e.last = rec
+	case e.last.Log != run.Log || run.Log == nil:
+		// A cached listing the record does not show yet (the scrape
+		// that started it gave up before it ended): it is the last
+		// listing, from when it was taken.
+		rec.Time = listing.Time
+		e.last = rec
+	}
 	e.mu.Unlock()
 
 	if err != nil {
@@ -116,9 +219,9 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		e.log.Error("listing SIP phone numbers failed", "err", err, "duration", s.Duration)
 	} else {
 		if recovered {
-			e.log.Info("listing SIP phone numbers works again", "numbers", len(listing.Numbers))
+			e.log.Info("listing SIP phone numbers works again", "numbers", listing.Len())
 		}
-		e.log.Debug("listed SIP phone numbers", "numbers", len(listing.Numbers), "requests", listing.Requests, "relists", listing.Relists, "duration", s.Duration)
+		e.log.Debug("listed SIP phone numbers", "numbers", listing.Len(), "requests", listing.Requests, "relists", listing.Relists, "duration", s.Duration)
 	}
 	return s
 }
@@ -127,14 +230,21 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 // every metric it yields, built as const metrics; the /metrics handler
 // writes the per-number families with WriteText instead (see text.go).
 type Scrape struct {
-	Time        time.Time       // when the listing ended: expiry is counted from here
+	Time        time.Time       // when the listing ended (see listingEnd): expiry is counted from here
 	Duration    time.Duration   // how long the listing took
 	Listing     *client.Listing // nil when it failed
 	Err         error
-	LastSuccess time.Time // zero until a listing succeeds
+	LastSuccess time.Time          // zero until a listing succeeds
+	How         client.How         // started, joined or reused from the cache
+	Log         *client.ListingLog // the listing's own log, if the lister keeps one
 
 	rules *rules
+	drop  map[string]bool // per-number families not exposed
 }
+
+// exposes reports whether the family named name is written; the one check
+// of the family selection, made wherever a family is emitted.
+func (s *Scrape) exposes(name string) bool { return !s.drop[name] }
 
 // OK reports whether the listing succeeded.
 func (s *Scrape) OK() bool { return s.Err == nil }
@@ -168,7 +278,7 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(s.OK()))
 	if s.OK() {
-		ch <- prometheus.MustNewConstMetric(numbersDesc, prometheus.GaugeValue, float64(len(s.Listing.Numbers)))
+		ch <- prometheus.MustNewConstMetric(numbersDesc, prometheus.GaugeValue, float64(s.Listing.Len()))
 	}
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, s.Duration.Seconds())
 	if !s.LastSuccess.IsZero() {
@@ -188,8 +298,10 @@ var descs = func() []*prometheus.Desc {
 // Describe sends the descriptors of every metric a Scrape yields.
 func (s *Scrape) Describe(ch chan<- *prometheus.Desc) {
 	statusCollector{s}.Describe(ch)
-	for _, d := range descs {
-		ch <- d
+	for i, d := range descs {
+		if s.exposes(families[i].name) {
+			ch <- d
+		}
 	}
 }
 
@@ -201,9 +313,12 @@ func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for i, f := range families {
+		if !s.exposes(f.name) {
+			continue
+		}
 		cs := constSink{ch: ch, desc: descs[i], labels: len(f.labels)}
-		for j := range s.Listing.Numbers {
-			f.emit(cs, &s.Listing.Numbers[j], s.rules, s.Time)
+		for _, n := range s.Listing.All() {
+			f.emit(cs, n, s.rules, s.Time)
 		}
 	}
 }
@@ -215,7 +330,12 @@ type constSink struct {
 	labels int // how many of the labelValues the family uses
 }
 
+// A const metric keeps its label values, and the listing's walk reuses the
+// strings of uuids: each value is cloned.
 func (c constSink) add(n *client.PhoneNumber, v float64, lv labelValues) {
 	values := append([]string{cutID(n.ID), cutID(n.PhoneNumber)}, lv[:c.labels]...)
+	for i := range values {
+		values[i] = strings.Clone(values[i])
+	}
 	c.ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, values...)
 }

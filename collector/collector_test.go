@@ -450,3 +450,31 @@ func TestFamiliesFitLabelValues(t *testing.T) {
 		}
 	}
 }
+
+// TestOptionsValidateNamesTheOptionNeutrally: errors name "states" or
+// "healthy_states"; the caller says which flag or field that was.
+func TestOptionsValidateNamesTheOptionNeutrally(t *testing.T) {
+	many := make([]string, MaxStates+1)
+	for i := range many {
+		many[i] = strings.Repeat("S", i+1)
+	}
+	for _, tc := range []struct {
+		o              Options
+		option, substr string
+	}{
+		{Options{HealthyStates: []string{"A"}}, "states", "needs at least one state"},
+		{Options{States: many, HealthyStates: []string{"S"}}, "states", "lists 65 states; at most 64"},
+		{Options{States: many[:64], HealthyStates: many}, "healthy_states", "lists 65 states; at most 64"},
+		{Options{States: []string{"A", "A"}, HealthyStates: []string{"A"}}, "states", `"A" is given twice`},
+		{Options{States: []string{"A"}, HealthyStates: []string{"a"}}, "healthy_states", `"a" is not one of the states [A]`},
+	} {
+		err := tc.o.Validate()
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != tc.option || !strings.Contains(oe.Msg, tc.substr) || strings.Contains(err.Error(), "--") {
+			t.Errorf("Validate = %v, want %s: ...%s...", err, tc.option, tc.substr)
+		}
+	}
+	if err := (Options{States: many[:64], HealthyStates: many[:64]}).Validate(); err != nil {
+		t.Errorf("64 states: %v", err)
+	}
+}

@@ -89,7 +89,7 @@ func FuzzWriteText(f *testing.F) {
 		if err := json.Unmarshal(body, &numbers); err != nil {
 			return // a timestamp the client rejects: the listing fails
 		}
-		s := &Scrape{Time: scrapeAt, Listing: &client.Listing{Numbers: numbers}, rules: newRules(DefaultStates, DefaultHealthyStates)}
+		s := &Scrape{Time: scrapeAt, Listing: client.NewListing(numbers), rules: newRules(DefaultStates, DefaultHealthyStates)}
 
 		var text bytes.Buffer
 		if err := s.WriteText(&text); err != nil {

@@ -2,9 +2,7 @@ package collector
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
@@ -74,7 +73,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.listingTimeout(r))
 	defer cancel()
+	// The answer holds the listing's rendering from before it asks for the
+	// listing (an answer waiting may share it) to its last byte.
+	ans := h.opts.Exporter.renders.begin()
+	defer ans.close()
 	scrape := h.opts.Exporter.Scrape(ctx)
+	ans.attach(scrape)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(scrape.Status())
@@ -86,27 +90,43 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Vary", "Accept-Encoding")
-	var out io.Writer = w
+	var out answerWriter
 	if acceptsGzip(r) {
 		w.Header().Set("Content-Encoding", "gzip")
-		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
-		defer gz.Close()
-		out = gz
+		out = newGzipAnswer(w)
+	} else {
+		out = newPlainAnswer(w)
 	}
-	bw := bufio.NewWriterSize(out, 64<<10)
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(bw, mf); err != nil {
-			h.opts.Logger.Debug("writing metrics", "err", err)
-			return
+	if err := h.write(out, ans, scrape, mfs); err != nil {
+		h.opts.Logger.Debug("writing metrics", "err", err)
+	}
+}
+
+// write writes an answer: the exporter's own families of this scrape, then
+// the per-number families, shared with the answers of the same listing.
+func (h *handler) write(out answerWriter, ans *answer, scrape *Scrape, mfs []*dto.MetricFamily) error {
+	err := out.stream(func(w *bufio.Writer) error {
+		for _, mf := range mfs {
+			if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if scrape.OK() {
+		for i, f := range families {
+			if !scrape.exposes(f.name) {
+				continue
+			}
+			if err := ans.writeFamily(out, scrape, i); err != nil {
+				return err
+			}
 		}
 	}
-	if err := scrape.WriteText(bw); err != nil {
-		h.opts.Logger.Debug("writing metrics", "err", err)
-		return
-	}
-	if err := bw.Flush(); err != nil {
-		h.opts.Logger.Debug("writing metrics", "err", err)
-	}
+	return out.close()
 }
 
 // listingTimeout is the listing deadline of a scrape (see scrapeTimeout),

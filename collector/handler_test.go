@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -163,7 +162,7 @@ func TestKeyNeverLoggedOrExported(t *testing.T) {
 	fake := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fakeapi.WriteProblem(w, http.StatusUnauthorized, "Unauthorized", "bad key: "+r.Header.Get("Authorization"))
 	})
-	var logs bytes.Buffer
+	var logs syncBuffer
 	h := newFakeBackedHandler(t, fake, key, &logs)
 	_, body := scrapeOnce(t, h, nil)
 	if strings.Contains(body, "TOPSECRET") {
@@ -180,7 +179,7 @@ func TestKeyNeverLoggedOrExported(t *testing.T) {
 func TestHandlerSlowAPIAnswersWithUpZero(t *testing.T) {
 	fake := fakeapi.New("k", fakeapi.Demo(time.Now()))
 	fake.Latency = time.Minute // far past the scrape deadline
-	var logs bytes.Buffer
+	var logs syncBuffer
 	h := newFakeBackedHandler(t, fake, "k", &logs)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -106,7 +106,7 @@ func TestHandlerDeadlineFromHostileHeaders(t *testing.T) {
 	} {
 		t.Run(header, func(t *testing.T) {
 			lister := &stubLister{results: []stubResult{{listing: &client.Listing{}}}}
-			var logs bytes.Buffer
+			var logs syncBuffer
 			h := NewHandler(HandlerOpts{Exporter: newTestExporter(t, lister, Options{}), Timeout: 7 * time.Second, TimeoutOffset: 500 * time.Millisecond,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			start := time.Now()
@@ -138,7 +138,7 @@ func TestTinyDeadlineDoesNotKillTheExporter(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%q %v", tc.header, tc.timeout), func(t *testing.T) {
 			fake := fakeapi.New("k", fakeapi.Demo(time.Now()))
-			var logs bytes.Buffer
+			var logs syncBuffer
 			h := newFakeBackedHandler(t, fake, "k", &logs)
 			h.(*handler).opts.Timeout = tc.timeout
 			header := http.Header{}
@@ -204,7 +204,7 @@ func TestIdentityLabelsAreBounded(t *testing.T) {
 		}
 	}
 	numbers = append(numbers, client.PhoneNumber{ID: "8d0e9c1a-0000-4000-8000-000000000001", PhoneNumber: "+14155550100"})
-	scrape := newTestExporter(t, &stubLister{results: []stubResult{{listing: &client.Listing{Numbers: numbers}}}}, Options{}).Scrape(context.Background())
+	scrape := newTestExporter(t, &stubLister{results: []stubResult{{listing: client.NewListing(numbers)}}}, Options{}).Scrape(context.Background())
 	var text bytes.Buffer
 	if err := scrape.WriteText(&text); err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestIdentityLabelsAreBounded(t *testing.T) {
 	ids := map[string]bool{}
 	for _, m := range mfs["dasha_sip_phone_number_info"].GetMetric() {
 		for _, lp := range m.GetLabel() {
-			if len(lp.GetValue()) > maxLabelBytes {
+			if len(lp.GetValue()) > cutIDBytes {
 				t.Errorf("label %s is %d bytes", lp.GetName(), len(lp.GetValue()))
 			}
 		}
@@ -238,7 +238,7 @@ func TestIdentityLabelsAreBounded(t *testing.T) {
 func TestCutID(t *testing.T) {
 	long := strings.Repeat("é", 200) // 400 bytes
 	a, b := cutID(long+"a"), cutID(long+"b")
-	if len(a) > maxLabelBytes || a == b || !strings.HasPrefix(a, strings.Repeat("é", 119)) || !strings.Contains(a, "~") || !utf8.ValidString(a) {
+	if len(a) != maxLabelBytes+1 || a == b || !strings.HasPrefix(a, strings.Repeat("é", 95)) || !strings.Contains(a, "~") || !utf8.ValidString(a) {
 		t.Errorf("cutID: %q, %q", a, b)
 	}
 	for _, s := range []string{"", "x", strings.Repeat("x", maxLabelBytes)} {
@@ -246,8 +246,14 @@ func TestCutID(t *testing.T) {
 			t.Errorf("cutID changed a value of %d bytes", len(s))
 		}
 	}
-	if got := cutID(strings.Repeat("x", maxLabelBytes+1)); len(got) != maxLabelBytes {
-		t.Errorf("cutID of %d bytes gave %d", maxLabelBytes+1, len(got))
+	// A cut value is one byte longer than any uncut one, so the two can
+	// never be equal (issue 15 item 5).
+	for _, n := range []int{maxLabelBytes + 1, maxLabelBytes + 2, 1000} {
+		for _, s := range []string{strings.Repeat("x", n), strings.Repeat("é", n/2+1)} {
+			if got := cutID(s); len(got) != maxLabelBytes+1 || !utf8.ValidString(got) {
+				t.Errorf("cutID of %d bytes gave %d", len(s), len(got))
+			}
+		}
 	}
 }
 
@@ -260,7 +266,7 @@ func TestExpiryFarAway(t *testing.T) {
 		scrapeTime.Add(1800*time.Second + 250*time.Millisecond),
 	} {
 		n := client.PhoneNumber{ID: "a", Registration: true, RegistrationStatus: &client.RegistrationStatus{State: "Registered", ExpiresAt: client.Time{Time: expires}}}
-		scrape := newTestExporter(t, &stubLister{results: []stubResult{{listing: &client.Listing{Numbers: []client.PhoneNumber{n}}}}}, Options{}).Scrape(context.Background())
+		scrape := newTestExporter(t, &stubLister{results: []stubResult{{listing: client.NewListing([]client.PhoneNumber{n})}}}, Options{}).Scrape(context.Background())
 		var text bytes.Buffer
 		if err := scrape.WriteText(&text); err != nil {
 			t.Fatal(err)
@@ -283,7 +289,7 @@ func TestWriteTextStopsAtTheFirstFamily(t *testing.T) {
 	for i := range numbers {
 		numbers[i] = client.PhoneNumber{ID: strings.Repeat("x", 30) + strconv.Itoa(i), PhoneNumber: "+1555", Registration: true}
 	}
-	e := newTestExporter(t, &stubLister{results: []stubResult{{listing: &client.Listing{Numbers: numbers}}}}, Options{})
+	e := newTestExporter(t, &stubLister{results: []stubResult{{listing: client.NewListing(numbers)}}}, Options{})
 	w := &failingWriter{}
 	err := e.Scrape(context.Background()).WriteText(w)
 	if err == nil || !strings.Contains(err.Error(), "writing dasha_sip_phone_number_info: broken pipe") {
@@ -301,7 +307,7 @@ func TestKeyInLocationNeverLogged(t *testing.T) {
 	fake := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "https://login.example/?api_key="+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), http.StatusFound)
 	})
-	var logs bytes.Buffer
+	var logs syncBuffer
 	h := newFakeBackedHandler(t, fake, key, &logs)
 	_, body := scrapeOnce(t, h, nil)
 	if strings.Contains(body+logs.String(), "TOPSECRET") {

@@ -39,7 +39,11 @@ type family struct {
 	name   string
 	help   string
 	labels []string
-	emit   func(s sink, n *client.PhoneNumber, r *rules, now time.Time)
+	// timed marks a family whose values depend on the scrape's time (now),
+	// not only on the listing: answers of one listing share its rendering
+	// only when they share the time.
+	timed bool
+	emit  func(s sink, n *client.PhoneNumber, r *rules, now time.Time)
 }
 
 // rules are the state-set options, compiled for lookups.
@@ -137,8 +141,9 @@ var families = []family{
 		},
 	},
 	{
-		name: "dasha_sip_registration_expiry_seconds",
-		help: "Seconds from the scrape until the registration expires (expiresAt); negative once expired, absent when unknown.",
+		name:  "dasha_sip_registration_expiry_seconds",
+		help:  "Seconds from the scrape until the registration expires (expiresAt); negative once expired, absent when unknown.",
+		timed: true,
 		emit: func(s sink, n *client.PhoneNumber, _ *rules, now time.Time) {
 			if st := n.RegistrationStatus; st != nil && st.ExpiresAt.IsSet() {
 				s.add(n, secondsBetween(now, st.ExpiresAt.Time), labelValues{})
@@ -210,25 +215,35 @@ func secondsBetween(from, to time.Time) float64 {
 }
 
 // cutID bounds an identity label (id, phone_number, org_id, provider_id,
-// credentials_id, incoming_calls_agent_id) to maxLabelBytes while keeping
-// distinct values distinct: a longer value keeps its start and ends in "~"
-// and 16 hex digits of its SHA-256. Real values are uuids and E.164 numbers
-// far below the bound; a longer one is a broken API, and cutting it keeps
-// every other number of the fleet monitored, where failing the listing
-// would blind on-call to all of them. Series stay unique: the client
-// de-duplicates by the full id, and distinct ids keep distinct hashes.
+// credentials_id, incoming_calls_agent_id) while keeping distinct values
+// distinct: a value longer than maxLabelBytes keeps its start, padded with
+// "~" and ended by the 64 hex digits of its SHA-256, to exactly
+// maxLabelBytes+1 bytes. A cut value is thus longer than any value left
+// whole and can never equal one, and two cut values are equal only if
+// their SHA-256 are. Real values are uuids and E.164 numbers far below the
+// bound; a longer one is a broken API, and cutting it keeps every other
+// number of the fleet monitored, where failing the listing would blind
+// on-call to all of them.
 func cutID(s string) string {
 	if len(s) <= maxLabelBytes {
 		return s
 	}
 	sum := sha256.Sum256([]byte(s))
-	suffix := "~" + hex.EncodeToString(sum[:8])
-	i := maxLabelBytes - len(suffix)
+	b := make([]byte, 0, cutIDBytes)
+	i := cutIDBytes - 1 - 2*len(sum) // room for at least one "~"
 	for i > 0 && !utf8.RuneStart(s[i]) {
 		i--
 	}
-	return s[:i] + suffix
+	b = append(b, s[:i]...)
+	for len(b) < cutIDBytes-2*len(sum) {
+		b = append(b, '~')
+	}
+	return string(hex.AppendEncode(b, sum[:]))
 }
+
+// cutIDBytes is the length of every cut identity label: one more than any
+// value left whole.
+const cutIDBytes = maxLabelBytes + 1
 
 // cut shortens s to at most maxLabelBytes of valid UTF-8, never splitting a
 // rune (invalid bytes have already become U+FFFD in JSON decoding).

@@ -2,14 +2,13 @@ package collector
 
 import "github.com/dasha-exporter/dasha_exporter/client"
 
-// CountUnhealthy counts the numbers that dasha_sip_registration_healthy
-// reports 0 for (registration enabled, and a state that is not healthy or an
-// error), for summaries such as the landing page.
-func (o Options) CountUnhealthy(numbers []client.PhoneNumber) int {
-	r := newRules(o.States, o.HealthyStates)
+// countUnhealthy counts the numbers that dasha_sip_registration_healthy
+// reports 0 for (registration enabled, and a state that is not healthy or
+// an error), for the record of a listing.
+func (r *rules) countUnhealthy(l *client.Listing) int {
 	n := 0
-	for i := range numbers {
-		if numbers[i].Registration && !r.isHealthy(&numbers[i]) {
+	for _, number := range l.All() {
+		if number.Registration && !r.isHealthy(number) {
 			n++
 		}
 	}

@@ -31,18 +31,35 @@ func (s *Scrape) WriteText(w io.Writer) error {
 	if !ok {
 		bw = bufio.NewWriterSize(w, 64<<10)
 	}
-	ts := &textSink{w: bw}
-	for _, f := range families {
-		ts.start(f)
-		for j := range s.Listing.Numbers {
-			f.emit(ts, &s.Listing.Numbers[j], s.rules, s.Time)
+	for i, f := range families {
+		if !s.exposes(f.name) {
+			continue
 		}
-		if ts.err != nil {
-			// The scraper went away: stop formatting, and say where.
-			return fmt.Errorf("writing %s: %w", f.name, ts.err)
+		if err := s.writeFamily(bw, i); err != nil {
+			return err
 		}
 	}
 	return bw.Flush()
+}
+
+// writeFamily writes family i of a successful listing: its HELP and TYPE
+// lines and every sample, walking the compact listing without allocating.
+// It stops formatting at the first write error (the scraper went away) and
+// says which family it was writing.
+func (s *Scrape) writeFamily(w *bufio.Writer, i int) error {
+	f := families[i]
+	ts := &textSink{w: w}
+	ts.start(f)
+	for _, n := range s.Listing.All() {
+		f.emit(ts, n, s.rules, s.Time)
+		if ts.err != nil {
+			break
+		}
+	}
+	if ts.err != nil {
+		return fmt.Errorf("writing %s: %w", f.name, ts.err)
+	}
+	return nil
 }
 
 // textSink writes the samples of one family. Labels are written sorted by

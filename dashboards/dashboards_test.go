@@ -10,11 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/dasha-exporter/dasha_exporter/internal/contract"
 	"github.com/dasha-exporter/dasha_exporter/internal/testtools"
 )
 
@@ -430,6 +431,17 @@ func baseName(name string) string {
 
 // TestContractMetricsUsed logs which contract metrics the dashboards use,
 // for the cross-check against the real collector.
+// deliberatelyUnused are the contract's metrics no dashboard or alert
+// needs, and why.
+var deliberatelyUnused = map[string]string{
+	"dasha_exporter_config_last_reload_successful":                "a failed reload keeps the running configuration and is logged and shown on /; the configuration-management tool that reloads checks the answer of /-/reload",
+	"dasha_exporter_config_last_reload_success_timestamp_seconds": "as dasha_exporter_config_last_reload_successful",
+}
+
+// TestContractMetricsUsed checks that every metric of the contract is used
+// by a dashboard panel or an alert rule, but for those listed in
+// deliberatelyUnused with the reason, and that the list holds nothing used
+// (a stale entry would hide a metric dropped by mistake).
 func TestContractMetricsUsed(t *testing.T) {
 	used := map[string]bool{}
 	for _, file := range dashboardFiles(t) {
@@ -437,17 +449,27 @@ func TestContractMetricsUsed(t *testing.T) {
 		for _, p := range allPanels(d.Panels) {
 			for _, tg := range p.Targets {
 				for _, m := range metricRE.FindAllStringSubmatch(tg.Expr, -1) {
-					used[m[1]] = true
+					used[strings.TrimSuffix(m[1], "_bucket")] = true
 				}
 			}
 		}
 	}
-	var names []string
-	for n := range used {
-		names = append(names, n)
+	rules, err := os.ReadFile(alertRuleFile)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(names)
-	t.Logf("metrics used by the dashboards: %s", strings.Join(names, ", "))
+	for _, m := range metricRE.FindAllStringSubmatch(string(rules), -1) {
+		used[m[1]] = true
+	}
+	for _, name := range append(slices.Clone(contract.Metrics), contract.ConfigFileMetrics...) {
+		why, unused := deliberatelyUnused[name]
+		switch {
+		case !used[name] && !unused:
+			t.Errorf("%s is in the contract but no dashboard or alert uses it; use it, or list it in deliberatelyUnused with the reason", name)
+		case used[name] && unused:
+			t.Errorf("%s is listed as deliberately unused (%s) but is used", name, why)
+		}
+	}
 }
 
 // ---- "expiring within the hour" ----

@@ -63,7 +63,7 @@ func TestAccountsEndToEnd(t *testing.T) {
 	t.Run("ConfigCheck", func(t *testing.T) {
 		// ACME_RU_KEY is not set for the check: a warning, exit 0.
 		out, err := exec.Command(exporterBin, "--config.check", "--config.file="+config).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), `account "acme-ru": api_key_env: the environment variable it names is not set`) || !strings.Contains(string(out), ": OK") {
+		if err != nil || !strings.Contains(string(out), `account "acme-ru": api_key_env ACME_RU_KEY: the environment variable is not set or empty`) || !strings.Contains(string(out), ": OK") {
 			t.Errorf("--config.check of the good file: %v\n%s", err, out)
 		}
 		bad := filepath.Join(tmp, "bad.yml")

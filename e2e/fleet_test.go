@@ -6,24 +6,28 @@ package e2e
 // a real Alertmanager with the shipped example routing, inhibitions and
 // notification template (alerts/examples/alertmanager.yml, dasha.tmpl), its
 // receivers pointed at this test. It counts the notifications each receiver
-// gets and the numbers each lists, through three phases:
+// gets and the numbers each lists, through its phases, each a subtest run
+// in order (a phase that fails stops the ones after it):
 //
-//  1. one number fails: one page, naming that number;
-//  2. unrelated failures across all providers (2 %): they join that page;
-//  3. a provider-wide outage (a fifth of the fleet): its numbers and
-//     DashaSIPRegistrationFleetDegraded (naming the provider) join it too;
-//  4. an eighth of the fleet is deleted: the deleted numbers leave the page,
-//     and DashaSIPPhoneNumbersVanished tickets how many are left.
+//   - "one failing number pages alone": one page, naming that number;
+//   - "unrelated failures join the open page" (2 % across all providers);
+//   - "a provider outage joins the page with FleetDegraded" (a fifth of
+//     the fleet; DashaSIPRegistrationFleetDegraded names the provider);
+//   - "new numbers go to tickets";
+//   - "deleted numbers vanish and resolve" (an eighth of the fleet: the
+//     deleted numbers leave the page, DashaSIPPhoneNumbersVanished tickets
+//     how many are left);
+//   - "one page for the whole incident".
 //
 // The pager sees one page (one group) throughout; its last notification
 // lists every failing number exactly once (the webhook payload) and the
 // rendered text the first 20 and "and K more". New numbers not yet
-// registered go to the ticket receiver, never to the pager. After phases 2
-// and 3 every dashboard query runs against the fleet, and each panel drawn
+// registered go to the ticket receiver, never to the pager. After the
+// unrelated failures and the outage every dashboard query runs against the fleet, and each panel drawn
 // over time must return at most 50 series.
 //
 // DASHA_FLEET_NUMBERS (default 2000) and DASHA_FLEET_FAIL_EVERY (default 50)
-// change the fleet; DASHA_FLEET_SKIP_OUTAGE=1 stops after phase 2. The
+// change the fleet; DASHA_FLEET_SKIP_OUTAGE=1 skips the outage. The
 // dashboard figures of docs and notes were measured with
 //
 //	DASHA_FLEET_NUMBERS=10000 DASHA_FLEET_FAIL_EVERY=20 DASHA_FLEET_SKIP_OUTAGE=1 \
@@ -184,16 +188,20 @@ func TestFleetPaging(t *testing.T) {
 		v, err := pc.scalar(`count(dasha:sip_registration_failing:last15m) or vector(0)`)
 		return v, fmt.Sprintf("%v (%v)", v, err)
 	}
-	waitFor(t, 60*time.Second, "the fleet to be scraped", func() (bool, string) {
-		n, err := pc.scalar(`sum(dasha_sip_phone_numbers)`)
-		return err == nil && n == float64(size), fmt.Sprintf("dasha_sip_phone_numbers = %v (%v), want %d", n, err, size)
-	})
-	t.Logf("fleet of %d numbers scraped after %v", size, time.Since(start).Round(time.Millisecond))
+	if !t.Run("the healthy fleet is scraped", func(t *testing.T) {
+		waitFor(t, 60*time.Second, "the fleet to be scraped", func() (bool, string) {
+			n, err := pc.scalar(`sum(dasha_sip_phone_numbers)`)
+			return err == nil && n == float64(size), fmt.Sprintf("dasha_sip_phone_numbers = %v (%v), want %d", n, err, size)
+		})
+		t.Logf("fleet of %d numbers scraped after %v", size, time.Since(start).Round(time.Millisecond))
+	}) {
+		return
+	}
 
 	// waitPager waits until the pager's latest webhook notification lists
 	// exactly want (ids of failing numbers) and the other alerts named, and
 	// returns it.
-	waitPager := func(what string, want map[string]bool, otherAlerts ...string) amNotification {
+	waitPager := func(t *testing.T, what string, want map[string]bool, otherAlerts ...string) amNotification {
 		t.Helper()
 		var last amNotification
 		waitFor(t, 3*time.Minute, what, func() (bool, string) {
@@ -230,36 +238,42 @@ func TestFleetPaging(t *testing.T) {
 		return n.RegistrationStatus != nil && *n.RegistrationStatus.State != "Registered"
 	}
 
-	// Phase 1: one number fails; it pages alone and names itself. It is the
-	// first of the unrelated failures of phase 2, with the same answer.
-	var lone fakeapi.Number
-	for _, n := range withUnrelated {
-		if notRegistered(n) {
-			lone = n
-			break
+	// One number fails; it pages alone and names itself. It is the first
+	// of the unrelated failures that follow, with the same answer.
+	var first amNotification
+	if !t.Run("one failing number pages alone", func(t *testing.T) {
+		var lone fakeapi.Number
+		for _, n := range withUnrelated {
+			if notRegistered(n) {
+				lone = n
+				break
+			}
 		}
+		fake.Update(lone.ID, func(n *fakeapi.Number) { n.RegistrationStatus = lone.RegistrationStatus })
+		first = waitPager(t, "the page for the lone failing number", map[string]bool{lone.ID: true})
+		_, text := sink.lastText("pager", "")
+		if !strings.Contains(text, lone.PhoneNumber) || !strings.Contains(text, *lone.DisplayName) || strings.Contains(text, "more") {
+			t.Errorf("the lone failure's page does not name %s (%s) alone:\n%s", lone.PhoneNumber, *lone.DisplayName, text)
+		}
+		t.Logf("%s paged alone after %v", lone.PhoneNumber, time.Since(start).Round(time.Millisecond))
+	}) {
+		return
 	}
-	fake.Update(lone.ID, func(n *fakeapi.Number) { n.RegistrationStatus = lone.RegistrationStatus })
-	first := waitPager("the page for the lone failing number", map[string]bool{lone.ID: true})
-	_, text := sink.lastText("pager", "")
-	if !strings.Contains(text, lone.PhoneNumber) || !strings.Contains(text, *lone.DisplayName) || strings.Contains(text, "more") {
-		t.Errorf("the lone failure's page does not name %s (%s) alone:\n%s", lone.PhoneNumber, *lone.DisplayName, text)
-	}
-	t.Logf("phase 1: %s paged alone after %v", lone.PhoneNumber, time.Since(start).Round(time.Millisecond))
 
-	// Phase 2: unrelated failures on every provider join the open page.
-	fake.SetNumbers(withUnrelated)
-	unrelated := idsOf(withUnrelated, notRegistered)
-	second := waitPager(fmt.Sprintf("the %d unrelated failures to join the page", len(unrelated)), unrelated)
-	if second.GroupKey != first.GroupKey {
-		t.Errorf("unrelated failures paged anew (group %s) instead of joining %s", second.GroupKey, first.GroupKey)
+	if !t.Run("unrelated failures join the open page", func(t *testing.T) {
+		fake.SetNumbers(withUnrelated)
+		unrelated := idsOf(withUnrelated, notRegistered)
+		second := waitPager(t, fmt.Sprintf("the %d unrelated failures to join the page", len(unrelated)), unrelated)
+		if second.GroupKey != first.GroupKey {
+			t.Errorf("unrelated failures paged anew (group %s) instead of joining %s", second.GroupKey, first.GroupKey)
+		}
+		checkFleetDashboards(t, pc, root, withUnrelated, "unrelated failures")
+		checkNotificationText(t, sink, len(unrelated), withUnrelated)
+	}) {
+		return
 	}
-	checkFleetDashboards(t, pc, root, withUnrelated, "unrelated failures")
-	checkNotificationText(t, sink, len(unrelated), withUnrelated)
 
-	if os.Getenv("DASHA_FLEET_SKIP_OUTAGE") == "" {
-		// Phase 3: provider 2 goes down. Its numbers and FleetDegraded join
-		// the same page.
+	if os.Getenv("DASHA_FLEET_SKIP_OUTAGE") == "" && !t.Run("a provider outage joins the page with FleetDegraded", func(t *testing.T) {
 		outageAt := time.Now()
 		down := fakeapi.FailProvider(fake, fakeapi.FleetProvider(2), time.Now())
 		final := fake.Numbers()
@@ -267,9 +281,9 @@ func TestFleetPaging(t *testing.T) {
 		if len(failing) < size/5 {
 			t.Fatalf("only %d of %d numbers fail after the outage of %d", len(failing), size, len(down))
 		}
-		third := waitPager(fmt.Sprintf("the provider outage (%d numbers, %d failing in all) to join the page with FleetDegraded", len(down), len(failing)),
+		third := waitPager(t, fmt.Sprintf("the provider outage (%d numbers, %d failing in all) to join the page with FleetDegraded", len(down), len(failing)),
 			failing, "DashaSIPRegistrationFleetDegraded")
-		t.Logf("phase 3: outage of %d numbers listed in the open page after %v", len(down), time.Since(outageAt).Round(time.Millisecond))
+		t.Logf("outage of %d numbers listed in the open page after %v", len(down), time.Since(outageAt).Round(time.Millisecond))
 		if third.GroupKey != first.GroupKey {
 			t.Errorf("the provider outage paged anew (group %s) instead of joining %s", third.GroupKey, first.GroupKey)
 		}
@@ -284,99 +298,107 @@ func TestFleetPaging(t *testing.T) {
 		}
 		checkFleetDashboards(t, pc, root, final, "provider outage")
 		checkNotificationText(t, sink, len(failing), final)
+	}) {
+		return
 	}
 
 	// The tickets: the numbers not registered yet, never paged, grouped by
 	// provider.
 	fresh := idsOf(healthy, func(n fakeapi.Number) bool { return n.RegistrationStatus == nil })
-	waitFor(t, time.Minute, "tickets for the new numbers", func() (bool, string) {
-		listed := map[string]int{}
-		for _, key := range groupsNotified(sink.webhooks("tickets")) {
-			var last amNotification
-			for _, n := range sink.webhooks("tickets") {
-				if n.GroupKey == key {
-					last = n
+	t.Run("new numbers go to tickets", func(t *testing.T) {
+		waitFor(t, time.Minute, "tickets for the new numbers", func() (bool, string) {
+			listed := map[string]int{}
+			for _, key := range groupsNotified(sink.webhooks("tickets")) {
+				var last amNotification
+				for _, n := range sink.webhooks("tickets") {
+					if n.GroupKey == key {
+						last = n
+					}
+				}
+				ids, _ := firingNumbers(last)
+				for id, c := range ids {
+					listed[id] += c
 				}
 			}
-			ids, _ := firingNumbers(last)
-			for id, c := range ids {
-				listed[id] += c
+			for id := range fresh {
+				if listed[id] != 1 {
+					return false, fmt.Sprintf("new number %s listed %d times in tickets (%v)", id, listed[id], listed)
+				}
 			}
-		}
-		for id := range fresh {
-			if listed[id] != 1 {
-				return false, fmt.Sprintf("new number %s listed %d times in tickets (%v)", id, listed[id], listed)
-			}
-		}
-		return len(listed) == len(fresh), fmt.Sprintf("tickets list %v, want the %d new numbers", listed, len(fresh))
+			return len(listed) == len(fresh), fmt.Sprintf("tickets list %v, want the %d new numbers", listed, len(fresh))
+		})
 	})
 
-	// Phase 4: an eighth of the fleet is deleted. The deleted failing
-	// numbers resolve at once (they are no longer listed, which is not a
+	// An eighth of the fleet is deleted. The deleted failing numbers
+	// resolve at once (they are no longer listed, which is not a
 	// recovery), and DashaSIPPhoneNumbersVanished tickets how many are left.
-	var kept []fakeapi.Number
-	removedFailing := map[string]bool{}
-	for i, n := range fake.Numbers() {
-		if i%8 != 0 {
-			kept = append(kept, n)
-		} else if notRegistered(n) {
-			removedFailing[n.ID] = true
+	t.Run("deleted numbers vanish and resolve", func(t *testing.T) {
+		var kept []fakeapi.Number
+		removedFailing := map[string]bool{}
+		for i, n := range fake.Numbers() {
+			if i%8 != 0 {
+				kept = append(kept, n)
+			} else if notRegistered(n) {
+				removedFailing[n.ID] = true
+			}
 		}
-	}
-	fake.SetNumbers(kept)
-	want := fmt.Sprintf("now holds %d numbers, %d fewer than the %d", len(kept), size-len(kept), size)
-	waitFor(t, 2*time.Minute, "a DashaSIPPhoneNumbersVanished ticket saying "+want, func() (bool, string) {
-		for _, n := range sink.webhooks("tickets") {
+		fake.SetNumbers(kept)
+		want := fmt.Sprintf("now holds %d numbers, %d fewer than the %d", len(kept), size-len(kept), size)
+		waitFor(t, 2*time.Minute, "a DashaSIPPhoneNumbersVanished ticket saying "+want, func() (bool, string) {
+			for _, n := range sink.webhooks("tickets") {
+				for _, a := range n.Alerts {
+					if a.Labels["alertname"] == "DashaSIPPhoneNumbersVanished" && a.Status == "firing" {
+						d := a.Annotations["description"]
+						return strings.Contains(d, want), d
+					}
+				}
+			}
+			return false, "no such ticket yet"
+		})
+		waitFor(t, 2*time.Minute, fmt.Sprintf("the %d deleted failing numbers to leave the page", len(removedFailing)), func() (bool, string) {
+			ns := sink.webhooks("pager")
+			ids, _ := firingNumbers(ns[len(ns)-1])
+			for id := range removedFailing {
+				if ids[id] > 0 {
+					return false, "still firing: " + id
+				}
+			}
+			return true, ""
+		})
+		t.Logf("%d numbers deleted (%d of them failing): vanished ticket, and their alerts resolved", size-len(kept), len(removedFailing))
+	})
+
+	t.Run("one page for the whole incident", func(t *testing.T) {
+		pager, tickets := sink.webhooks("pager"), sink.webhooks("tickets")
+		// absent(up) of DashaExporterDown holds until Prometheus' first scrape
+		// and, with for: shortened to seconds, may page at start-up on its own
+		// (no instance, so a group of its own; TestEndToEnd allows it too). It
+		// is not part of the incident.
+		var incident []amNotification
+		for _, n := range pager {
+			startup := true
 			for _, a := range n.Alerts {
-				if a.Labels["alertname"] == "DashaSIPPhoneNumbersVanished" && a.Status == "firing" {
-					d := a.Annotations["description"]
-					return strings.Contains(d, want), d
+				startup = startup && a.Labels["alertname"] == "DashaExporterDown" && a.Labels["instance"] == ""
+			}
+			if startup {
+				t.Logf("NOTE: start-up page before the first scrape: %s", n.GroupKey)
+				continue
+			}
+			incident = append(incident, n)
+		}
+		if p := groupsNotified(incident); len(p) != 1 {
+			t.Errorf("the pager got %d pages (groups %v), want 1 for the whole run", len(p), p)
+		}
+		for _, n := range pager {
+			for _, a := range n.Alerts {
+				if fresh[a.Labels["id"]] {
+					t.Errorf("a number not registered yet was paged: %v", a.Labels)
 				}
 			}
 		}
-		return false, "no such ticket yet"
+		t.Logf("notifications: pager %d (incident pages: %d), tickets %d (groups: %d); fleet test took %v",
+			len(incident), len(groupsNotified(incident)), len(tickets), len(groupsNotified(tickets)), time.Since(start).Round(time.Millisecond))
 	})
-	waitFor(t, 2*time.Minute, fmt.Sprintf("the %d deleted failing numbers to leave the page", len(removedFailing)), func() (bool, string) {
-		ns := sink.webhooks("pager")
-		ids, _ := firingNumbers(ns[len(ns)-1])
-		for id := range removedFailing {
-			if ids[id] > 0 {
-				return false, "still firing: " + id
-			}
-		}
-		return true, ""
-	})
-	t.Logf("phase 4: %d numbers deleted (%d of them failing): vanished ticket, and their alerts resolved", size-len(kept), len(removedFailing))
-
-	pager, tickets := sink.webhooks("pager"), sink.webhooks("tickets")
-	// absent(up) of DashaExporterDown holds until Prometheus' first scrape
-	// and, with for: shortened to seconds, may page at start-up on its own
-	// (no instance, so a group of its own; TestEndToEnd allows it too). It
-	// is not part of the incident.
-	var incident []amNotification
-	for _, n := range pager {
-		startup := true
-		for _, a := range n.Alerts {
-			startup = startup && a.Labels["alertname"] == "DashaExporterDown" && a.Labels["instance"] == ""
-		}
-		if startup {
-			t.Logf("NOTE: start-up page before the first scrape: %s", n.GroupKey)
-			continue
-		}
-		incident = append(incident, n)
-	}
-	if p := groupsNotified(incident); len(p) != 1 {
-		t.Errorf("the pager got %d pages (groups %v), want 1 for the whole run", len(p), p)
-	}
-	for _, n := range pager {
-		for _, a := range n.Alerts {
-			if fresh[a.Labels["id"]] {
-				t.Errorf("a number not registered yet was paged: %v", a.Labels)
-			}
-		}
-	}
-	t.Logf("notifications: pager %d (incident pages: %d), tickets %d (groups: %d); fleet test took %v",
-		len(incident), len(groupsNotified(incident)), len(tickets), len(groupsNotified(tickets)), time.Since(start).Round(time.Millisecond))
 }
 
 // checkNotificationText checks the pager's latest rendered text (dasha.tmpl):

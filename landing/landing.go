@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dasha-exporter/dasha_exporter/accounts"
+	"github.com/dasha-exporter/dasha_exporter/collector"
 )
 
 // Link is one link of the page's header list.
@@ -30,16 +31,19 @@ type Options struct {
 	Description string
 	Version     string
 	Links       []Link
+	// Accounts are the accounts to show, each with links to its /probe
+	// and debug output, whether from a file or the flags.
+	Accounts Accounts
+	Logger   *slog.Logger
+}
+
+// Accounts is what the page shows of the accounts (an *accounts.Registry).
+type Accounts interface {
 	// Accounts returns the accounts to show, in order.
-	Accounts func() []*accounts.Account
-	// Probes is true with a configuration file: each account links to its
-	// /probe and debug output. Without one the single account is listed on
-	// MetricsPath.
-	Probes      bool
-	MetricsPath string
-	// Config reports the configuration file's loads (nil without one).
-	Config func() accounts.ReloadStatus
-	Logger *slog.Logger
+	Accounts() []*accounts.Account
+	// Status reports the configuration file's loads; ok is false
+	// without one.
+	Status() (st accounts.ReloadStatus, ok bool)
 }
 
 //go:embed landing.html
@@ -53,8 +57,8 @@ var page = template.Must(template.New("landing").Funcs(template.FuncMap{
 type row struct {
 	Name     string
 	Where    string
-	Status   accounts.Status
-	Problem  string // why it has no key, if so
+	Status   collector.Record // the last listing
+	Problem  string           // why it has no key, if so
 	ProbeURL string
 	DebugURL string
 }
@@ -70,24 +74,19 @@ func New(o Options) http.Handler {
 			return
 		}
 		var rows []row
-		for _, a := range o.Accounts() {
-			rw := row{Name: a.Settings.Name, Where: a.Settings.Where(), Status: a.Status()}
+		for _, a := range o.Accounts.Accounts() {
+			rw := row{Name: a.Settings.Name, Where: a.Where(), Status: a.Last()}
 			if err := a.KeyProblem(); err != nil {
 				rw.Problem = err.Error()
 			}
-			if o.Probes {
-				q := url.Values{"target": {a.Settings.Name}}
-				rw.ProbeURL = "probe?" + q.Encode()
-				q.Set("debug", "true")
-				rw.DebugURL = "probe?" + q.Encode()
-			} else {
-				rw.ProbeURL = o.MetricsPath
-			}
+			q := url.Values{"target": {a.Settings.Name}}
+			rw.ProbeURL = "probe?" + q.Encode()
+			q.Set("debug", "true")
+			rw.DebugURL = "probe?" + q.Encode()
 			rows = append(rows, rw)
 		}
 		var config *accounts.ReloadStatus
-		if o.Config != nil {
-			st := o.Config()
+		if st, ok := o.Accounts.Status(); ok {
 			config = &st
 		}
 		var buf bytes.Buffer

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dasha-exporter/dasha_exporter/accounts"
-	"github.com/dasha-exporter/dasha_exporter/client"
 	"github.com/dasha-exporter/dasha_exporter/collector"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 )
@@ -50,7 +49,7 @@ func siteWithConfig(t *testing.T) (*httptest.Server, *accounts.Registry, string)
 		t.Fatal(err)
 	}
 	prom := prometheus.NewRegistry()
-	reg, err := accounts.NewRegistry(path, accounts.Options{
+	reg, err := accounts.NewRegistry(accounts.File(path), accounts.Options{
 		Defaults: accounts.Defaults{Timeout: 5 * time.Second, PageSize: 1000, Concurrency: 4,
 			Collector: collector.Options{States: collector.DefaultStates, HealthyStates: collector.DefaultHealthyStates}},
 		Getenv: getter{"GOOD": "good-key"}.Get,
@@ -67,9 +66,7 @@ func siteWithConfig(t *testing.T) (*httptest.Server, *accounts.Registry, string)
 		Name:     "Dasha exporter",
 		Version:  "test",
 		Links:    []Link{{"/metrics", "Metrics"}, {"/-/healthy", "Health"}, {"/-/ready", "Readiness"}},
-		Accounts: reg.Accounts,
-		Probes:   true,
-		Config:   reg.Status,
+		Accounts: reg,
 	}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -125,29 +122,32 @@ func TestPageEscapesAndLists(t *testing.T) {
 	}
 }
 
+// The flags' account is shown as any account, named default, with its
+// probe and debug links.
 func TestSingleAccountPage(t *testing.T) {
-	api := httptest.NewServer(fakeapi.New("", fakeapi.Fleet(3, time.Now())))
+	api := httptest.NewServer(fakeapi.New("k", fakeapi.Fleet(3, time.Now())))
 	defer api.Close()
-	a, err := accounts.NewSingle(accounts.Settings{URL: api.URL, PageSize: 1000, Concurrency: 1, Timeout: time.Second,
-		Collector: collector.Options{States: collector.DefaultStates, HealthyStates: collector.DefaultHealthyStates}},
-		client.StaticKey("k"), client.NewMetrics(nil), nil, "")
+	reg, err := accounts.NewRegistry(accounts.Flags{Account: accounts.Settings{Name: accounts.FlagsAccount, URL: api.URL, KeyEnv: "DASHA_API_KEY",
+		PageSize: 1000, Concurrency: 1, Timeout: time.Second,
+		Collector: collector.Options{States: collector.DefaultStates, HealthyStates: collector.DefaultHealthyStates}}},
+		accounts.Options{Getenv: getter{"DASHA_API_KEY": "k"}.Get}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", a.Handler(nil))
-	mux.Handle("/", New(Options{Name: "Dasha exporter", Accounts: func() []*accounts.Account { return []*accounts.Account{a} }, MetricsPath: "/metrics"}))
+	mux.Handle("/metrics", reg.Get(accounts.FlagsAccount).Handler(nil))
+	mux.Handle("/", New(Options{Name: "Dasha exporter", Links: []Link{{"/metrics", "Metrics"}}, Accounts: reg}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	get(t, srv.URL+"/metrics")
 	_, body := get(t, srv.URL+"/")
-	for _, want := range []string{"(from the flags)", api.URL, `href="/metrics"`, `<td class="numbers">3</td>`} {
+	for _, want := range []string{`<td class="name">default</td>`, api.URL, `href="/metrics"`, `<td class="numbers">3</td>`, `href="probe?target=default"`, `href="probe?debug=true&amp;target=default"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q:\n%s", want, body)
 		}
 	}
-	if strings.Contains(body, "debug") {
-		t.Error("the single-account page links a debug output it does not have")
+	if strings.Contains(body, "Configuration file") {
+		t.Error("the flags' page shows a configuration file")
 	}
 }
 

@@ -9,6 +9,15 @@
 //
 //	go run ./cmd/loadtest -numbers 1000,10000,100000 -scrapes 5
 //
+// Two more modes compare what answers that share a listing cost against
+// one scrape, as CPU seconds of the exporter process: -mode ha (a scrape,
+// then its HA partner from the cache; the exporter runs with
+// --dasha.cache-ttl=-cache-ttl) and -mode concurrent (-concurrent scrapes
+// at once, which share one listing in flight). -exporter takes several
+// binaries, comma separated, measured one after the other in one run (a
+// build before a change and one after). -ids random gives every number
+// random uuids, as a real fleet has (they compress as a real fleet does).
+//
 // It runs on Linux only (it reads /proc).
 package main
 
@@ -34,6 +43,14 @@ import (
 
 const apiKey = "loadtest-key-0123456789"
 
+// opts are the flags of the modes that compare shared answers.
+var opts struct {
+	mode       string
+	cacheTTL   time.Duration
+	concurrent int
+	ids        string
+}
+
 func main() {
 	var (
 		numbers     = flag.String("numbers", "1000,10000,100000", "comma-separated fleet sizes")
@@ -45,6 +62,10 @@ func main() {
 		extraArgs   = flag.String("args", "", "extra exporter flags, space separated")
 		env         = flag.String("env", "", "extra exporter environment, e.g. GOGC=50, comma separated")
 	)
+	flag.StringVar(&opts.mode, "mode", "sequential", "sequential (one scrape after another), ha (a scrape and its HA partner from the cache, against one scrape) or concurrent (-concurrent scrapes at once, against one scrape)")
+	flag.DurationVar(&opts.cacheTTL, "cache-ttl", 2*time.Second, "-mode ha: --dasha.cache-ttl; rounds wait this long for the cache to expire")
+	flag.IntVar(&opts.concurrent, "concurrent", 20, "-mode concurrent: scrapes at once")
+	flag.StringVar(&opts.ids, "ids", "sequential", "number ids: sequential, or random uuids as a real fleet has")
 	flag.Parse()
 	if err := run(*numbers, *scrapes, *latency, *binary, *repo, *concurrency, *extraArgs, *env); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -66,22 +87,43 @@ func run(numbers string, scrapes int, latency time.Duration, binary, repo string
 			return fmt.Errorf("go build: %w", err)
 		}
 	}
-	fmt.Printf("%-8s %-6s %9s %9s %12s %13s %9s %11s %9s %9s\n",
-		"numbers", "scrape", "wall_s", "cpu_s", "alloc_MB", "exposition_MB", "gzip_MB", "series/num", "rss_MB", "hwm_MB")
-	for _, f := range strings.Split(numbers, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return fmt.Errorf("bad -numbers %q", numbers)
+	for _, bin := range strings.Split(binary, ",") {
+		if strings.Contains(binary, ",") {
+			fmt.Printf("exporter %s\n", bin)
 		}
-		if err := measure(n, scrapes, latency, binary, concurrency, extraArgs, env); err != nil {
-			return fmt.Errorf("%d numbers: %w", n, err)
+		switch opts.mode {
+		case "sequential":
+			fmt.Printf("%-8s %-6s %9s %9s %12s %13s %9s %11s %9s %9s\n",
+				"numbers", "scrape", "wall_s", "cpu_s", "alloc_MB", "exposition_MB", "gzip_MB", "series/num", "rss_MB", "hwm_MB")
+		case "ha", "concurrent":
+			fmt.Printf("%-8s %-6s %9s %11s %7s %9s %9s\n", "numbers", "round", "one_cpu_s", opts.mode+"_cpu_s", "ratio", "listings", "hwm_MB")
+		default:
+			return fmt.Errorf("bad -mode %q", opts.mode)
+		}
+		for _, f := range strings.Split(numbers, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return fmt.Errorf("bad -numbers %q", numbers)
+			}
+			if err := measure(n, scrapes, latency, bin, concurrency, extraArgs, env); err != nil {
+				return fmt.Errorf("%d numbers: %w", n, err)
+			}
 		}
 	}
 	return nil
 }
 
+// fleet is the fake API's fleet of n numbers.
+func fleet(n int) []fakeapi.Number {
+	numbers := fakeapi.Fleet(n, time.Now())
+	if opts.ids == "random" {
+		numbers = fakeapi.RandomIDs(numbers, 1) // the same fleet in every run
+	}
+	return numbers
+}
+
 func measure(n, scrapes int, latency time.Duration, binary string, concurrency int, extraArgs, env string) error {
-	fake := fakeapi.New(apiKey, fakeapi.Fleet(n, time.Now()))
+	fake := fakeapi.New(apiKey, fleet(n))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -107,6 +149,9 @@ func measure(n, scrapes int, latency time.Duration, binary string, concurrency i
 	}
 	args := []string{"--dasha.url=" + apiURL, "--web.listen-address=" + port, "--dasha.timeout=120s",
 		"--dasha.concurrency=" + strconv.Itoa(concurrency), "--log.level=warn"}
+	if opts.mode == "ha" {
+		args = append(args, "--dasha.cache-ttl="+opts.cacheTTL.String())
+	}
 	args = append(args, strings.Fields(extraArgs)...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "DASHA_API_KEY="+apiKey)
@@ -124,7 +169,10 @@ func measure(n, scrapes int, latency time.Duration, binary string, concurrency i
 		return err
 	}
 
-	hc := &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: 5 * time.Minute}
+	hc := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute}
+	if opts.mode != "sequential" {
+		return compare(hc, base, pid, n, scrapes, fake)
+	}
 	prevCPU, _ := proc.CPUSeconds(pid)
 	prevAlloc := -1.0
 	for i := 1; i <= scrapes; i++ {
@@ -174,6 +222,102 @@ func measure(n, scrapes int, latency time.Duration, binary string, concurrency i
 			n, i, wall.Seconds(), cpu-prevCPU, alloc, float64(len(body))/1e6, float64(len(wire))/1e6,
 			float64(series-1)/float64(n), rss, hwm) // -1: dasha_sip_phone_numbers
 		prevCPU = cpu
+	}
+	return nil
+}
+
+// compare runs rounds of one scrape against shared answers (-mode ha or
+// concurrent) and prints the exporter's CPU seconds of each. The first
+// round, which has no page-count guess, is a warm-up and not printed.
+func compare(hc *http.Client, base string, pid, n, rounds int, fake *fakeapi.Server) error {
+	one := func() error { return scrapeChecked(hc, base, n) }
+	shared := func() error {
+		if opts.mode == "ha" {
+			if err := one(); err != nil {
+				return err
+			}
+			return one() // the partner, from the cache
+		}
+		errs := make(chan error, opts.concurrent)
+		for range opts.concurrent {
+			go func() { errs <- one() }()
+		}
+		var first error
+		for range opts.concurrent {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	var sumOne, sumShared float64
+	for round := 0; round <= rounds; round++ {
+		reqs := fake.Requests()
+		cpuOne, err := cpuOf(pid, one)
+		if err != nil {
+			return err
+		}
+		reqsOne := fake.Requests() - reqs
+		cpuShared, err := cpuOf(pid, shared)
+		if err != nil {
+			return err
+		}
+		// Listings the shared answers made, from the API requests: 1 when
+		// every answer joined one listing (or the partner was cached).
+		listings := float64(fake.Requests()-reqs-reqsOne) / float64(reqsOne)
+		if round == 0 {
+			continue
+		}
+		_, hwm, _ := proc.Memory(pid)
+		sumOne, sumShared = sumOne+cpuOne, sumShared+cpuShared
+		fmt.Printf("%-8d %-6d %9.3f %11.3f %7.2f %9.1f %9.1f\n", n, round, cpuOne, cpuShared, cpuShared/cpuOne, listings, hwm)
+	}
+	fmt.Printf("%-8d %-6s %9.3f %11.3f %7.2f\n", n, "mean", sumOne/float64(rounds), sumShared/float64(rounds), sumShared/sumOne)
+	return nil
+}
+
+// cpuOf is the exporter's CPU seconds over f, once the cache of -mode ha
+// has expired before it, and with time after it for the garbage collector
+// to finish what f left.
+func cpuOf(pid int, f func() error) (float64, error) {
+	if opts.mode == "ha" {
+		time.Sleep(opts.cacheTTL)
+	}
+	time.Sleep(300 * time.Millisecond)
+	before, err := proc.CPUSeconds(pid)
+	if err != nil {
+		return 0, err
+	}
+	if err := f(); err != nil {
+		return 0, err
+	}
+	time.Sleep(300 * time.Millisecond)
+	after, err := proc.CPUSeconds(pid)
+	return after - before, err
+}
+
+// scrapeChecked scrapes /metrics as Prometheus does and checks the answer
+// is a whole fleet.
+func scrapeChecked(hc *http.Client, base string, n int) error {
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", base+"/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "120")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil {
+		return err
+	}
+	m := sampleValues(body, "dasha_up", "dasha_sip_phone_numbers")
+	if m["dasha_up"] != 1 || m["dasha_sip_phone_numbers"] != float64(n) {
+		return fmt.Errorf("incomplete answer: dasha_up %v, dasha_sip_phone_numbers %v", m["dasha_up"], m["dasha_sip_phone_numbers"])
 	}
 	return nil
 }

@@ -17,9 +17,23 @@ import (
 	"time"
 )
 
-// ErrNotExist is returned for a path that names nothing (errors.Is with
-// fs.ErrNotExist holds too).
-var ErrNotExist = fmt.Errorf("no such file: %w", fs.ErrNotExist)
+// ErrNotExist is returned for a path that names nothing; its text is
+// just "no such file" and errors.Is with fs.ErrNotExist holds too.
+var ErrNotExist error = &reason{"no such file", fs.ErrNotExist}
+
+// ErrPermission is returned for a file that may not be read; errors.Is
+// with fs.ErrPermission holds too.
+var ErrPermission error = &reason{"permission denied", fs.ErrPermission}
+
+// reason is an error whose text is short and which errors.Is matches
+// with the fs error it stands for.
+type reason struct {
+	text string
+	is   error
+}
+
+func (r *reason) Error() string        { return r.text }
+func (r *reason) Is(target error) bool { return target == r.is }
 
 // Version identifies one content of a file cheaply, from a stat: a change
 // of size, modification time or inode (a file replaced by rename, as
@@ -109,7 +123,7 @@ func plain(err error) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return ErrNotExist
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("permission denied: %w", fs.ErrPermission)
+		return ErrPermission
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

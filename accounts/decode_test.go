@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,13 +101,13 @@ func TestParseErrors(t *testing.T) {
 		{"unknown field", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    pagesize: 5\n", `line 5: account "a": pagesize: unknown field`},
 		{"inline key", "accounts:\n  a:\n    platform: us\n    api_key: " + pastedKey + "\n", `line 4: account "a": api_key: keys never go in this file`},
 		{"no platform or url", "accounts:\n  a:\n    api_key_env: K\n", `line 2: account "a": no platform or url`},
-		{"both platform and url", "accounts:\n  a:\n    platform: us\n    url: https://x.example\n    api_key_env: K\n", `line 4: account "a": url: platform and url are both set`},
-		{"bad platform", "accounts:\n  a:\n    platform: eu\n    api_key_env: K\n", `line 3: account "a": platform: not a platform: us`},
-		{"relative url", "accounts:\n  a:\n    url: dasha.example\n    api_key_env: K\n", `line 3: account "a": url: not an absolute http:// or https:// URL`},
+		{"both platform and url", "accounts:\n  a:\n    platform: us\n    url: https://x.example\n    api_key_env: K\n", `line 4: account "a": platform and url are both set`},
+		{"bad platform", "accounts:\n  a:\n    platform: eu\n    api_key_env: K\n", `line 3: account "a": platform: is not a platform: us`},
+		{"relative url", "accounts:\n  a:\n    url: dasha.example\n    api_key_env: K\n", `line 3: account "a": url: is not an absolute http:// or https:// URL`},
 		{"url with credentials", "accounts:\n  a:\n    url: https://u:" + pastedKey + "@x.example\n    api_key_env: K\n", `line 3: account "a": url: must not carry credentials`},
 		{"url with query", "accounts:\n  a:\n    url: https://x.example/?key=" + pastedKey + "\n    api_key_env: K\n", `line 3: account "a": url: must be a base URL without query`},
 		{"no key source", "accounts:\n  a:\n    platform: us\n", `line 2: account "a": no API key source`},
-		{"both key sources", "accounts:\n  a:\n    platform: us\n    api_key_file: /k\n    api_key_env: K\n", `line 5: account "a": api_key_env: api_key_file and api_key_env are both set`},
+		{"both key sources", "accounts:\n  a:\n    platform: us\n    api_key_file: /k\n    api_key_env: K\n", `line 5: account "a": api_key_file and api_key_env are both set`},
 		{"key pasted into api_key_env", "accounts:\n  a:\n    platform: us\n    api_key_env: " + pastedKey[:8] + "-" + pastedKey[9:] + "\n", `line 4: account "a": api_key_env: the value is not the name of an environment variable`},
 		{"key pasted into api_key_file", "accounts:\n  a:\n    platform: us\n    api_key_file: " + pastedKey + "\n", `line 4: account "a": api_key_file: the value does not look like a file path`},
 		{"empty api_key_file", "accounts:\n  a:\n    platform: us\n    api_key_file:\n", `line 4: account "a": api_key_file: is empty`},
@@ -118,15 +119,15 @@ func TestParseErrors(t *testing.T) {
 		{"zero timeout", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    timeout: 0s\n", `line 5: account "a": timeout: 0s is out of range`},
 		{"long timeout", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    timeout: 3m\n", `line 5: account "a": timeout: 3m0s is out of range: more than 0, at most 2m0s`},
 		{"provider not uuid", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    provider_id: acme\n", `line 5: account "a": provider_id: "acme" is not a uuid`},
-		{"unlinked and linked", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    linked_agent_id: x\n    unlinked_only: true\n", `line 6: account "a": unlinked_only: contradicts linked_agent_id`},
+		{"unlinked and linked", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    linked_agent_id: x\n    unlinked_only: true\n", `line 6: account "a": unlinked_only and linked_agent_id contradict each other`},
 		{"unlinked not bool", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    unlinked_only: yes please\n", `line 5: account "a": unlinked_only: "yes please" is not true or false`},
-		{"healthy not a state", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n      healthy_states: [registered]\n", `line 2: account "a": registration: healthy_states "registered" is not one of the states`},
+		{"healthy not a state", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n      healthy_states: [registered]\n", `line 6: account "a": registration.healthy_states: "registered" is not one of the states`},
 		{"registration unknown", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n      healthy: [Registered]\n", `line 6: account "a": registration.healthy: unknown field`},
 		{"states not a list", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n      states: Registered\n", `line 6: account "a": registration.states: must be a list`},
 		{"tls unknown field", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    tls_config:\n      ca: inline\n", `line 6: account "a": tls_config.ca: unknown field`},
-		{"tls cert without key", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    tls_config:\n      cert_file: c.pem\n", `line 6: account "a": tls_config: exactly one of key or key_file`},
+		{"tls cert without key", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    tls_config:\n      cert_file: c.pem\n", `line 5: account "a": tls_config: exactly one of key or key_file`},
 		{"tls field error line", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    tls_config:\n      server_name: x\n      insecure_skip_verify: maybe\n", `line 7: account "a": tls_config.insecure_skip_verify: "maybe" is not true or false`},
-		{"proxy not a URL", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    proxy_url: proxy:3128\n", `line 5: account "a": proxy_url: not an absolute http://`},
+		{"proxy not a URL", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    proxy_url: proxy:3128\n", `line 5: account "a": proxy_url: is not an absolute http://`},
 		{"settings not a mapping", "accounts:\n  a: us\n", `line 2: account "a": its settings must be a mapping`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,52 +165,123 @@ func TestLoadNamesTheFile(t *testing.T) {
 	}
 }
 
-func TestKeySourceNeverRepeatsTheValue(t *testing.T) {
-	for name, value := range map[string]string{
-		"unset":       "",
-		"white space": "two words " + pastedKey,
-		"non-ASCII":   pastedKey + "é",
+// TestSyntaxErrorsNameTheLineOfTheFault: the YAML library says "line 1:
+// did not find expected key" for a mis-indented line 4 and "line 3" for a
+// tab on line 4.
+func TestSyntaxErrorsNameTheLineOfTheFault(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"mis-indented key", "accounts:\n  a:\n    platform: us\n   api_key_env: K\n", "line 4: this line is indented by 3 spaces, which matches no enclosing block (0, 2 or 4 spaces)"},
+		{"tab in the indentation", "accounts:\n  a:\n    platform: us\n\tapi_key_env: K\n", "line 4: a tab in the indentation"},
+		{"tab after spaces", "accounts:\n  a:\n    platform: us\n    \tapi_key_env: K\n", "line 4: a tab in the indentation"},
+		{"key under a value", "accounts:\n  a:\n    platform: us\n      api_key_env: K\n", "line 4:"},
+		{"mis-indented after a list", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n      states:\n        - Registered\n        - Failed\n     healthy_states: [Failed]\n", "line 9: this line is indented by 5 spaces"},
+		{"unclosed flow list", "accounts:\n  a: [\n", "line 2: did not find expected node content"},
+		// Where the library is right, its line and words stay.
+		{"unclosed quote", "accounts:\n  a:\n    platform: us\n    api_key_env: \"K\n    page_size: 5\n", "line 4: found unexpected end of stream"},
+		{"after lists and a flow map over two lines", "accounts:\n  a:\n    registration:\n      states:\n      - A\n      - B\n    platform: us\n    api_key_env: K\n  b: {platform: us,\n      api_key_env: K}\n  c: [\n", "line 11: did not find expected node content"},
+		{"after a continued plain scalar", "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    phone_number: +1\n      555\n  b: x: y\n", "line 7: mapping values are not allowed in this context"},
+		{"after a block scalar", "accounts:\n  a:\n    phone_number: |\n      +1555\n\n        text\n    platform: us\n   api_key_env: K\n", "line 8: this line is indented by 3 spaces"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			s := Settings{KeyEnv: "ACME_KEY"}
-			keys, problem := keySource(&s, func(k string) string {
-				if k == "ACME_KEY" {
-					return value
-				}
-				return ""
-			})
-			if problem == nil {
-				t.Fatal("no problem reported")
-			}
-			_, err := keys.Key()
-			for _, msg := range []string{problem.Error(), err.Error()} {
-				if strings.Contains(msg, pastedKey) || strings.Contains(msg, "ACME_KEY") {
-					t.Errorf("message repeats the value or the variable's name: %q", msg)
-				}
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.in), "/etc/dasha", testDefaults)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("Parse = %v\nwant %q...", err, tc.want)
 			}
 		})
 	}
-	s := Settings{KeyEnv: "ACME_KEY"}
-	keys, problem := keySource(&s, func(string) string { return " " + pastedKey + "\n" })
-	if problem != nil {
-		t.Fatal(problem)
-	}
-	if k, _ := keys.Key(); k != pastedKey {
-		t.Errorf("key = %q, want it trimmed", k)
+}
+
+// TestDuplicateKeysAtEveryDepth: YAML keys are unique; the library keeps
+// the last of two silently, so insecure_skip_verify: false, then true,
+// was true (issue: duplicate keys inside a nested map were accepted).
+func TestDuplicateKeysAtEveryDepth(t *testing.T) {
+	const head = "accounts:\n  a:\n    platform: us\n    api_key_env: K\n"
+	for _, tc := range []struct{ name, in, want string }{
+		{"tls_config", head + "    tls_config:\n      insecure_skip_verify: false\n      insecure_skip_verify: true\n", `line 7: account "a": tls_config.insecure_skip_verify: given twice (first at line 6)`},
+		{"registration", head + "    registration:\n      states: [A]\n      states: [B]\n", `line 7: account "a": registration.states: given twice (first at line 6)`},
+		{"account field", head + "    api_key_env: L\n", `line 5: account "a": api_key_env: given twice (first at line 4)`},
+		{"top level", head + "accounts: {}\n", `line 5: accounts: given twice (first at line 1)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.in), "/etc/dasha", testDefaults)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("Parse = %v\nwant %s", err, tc.want)
+			}
+		})
 	}
 }
 
-func TestKeyFileCreatedLater(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "key")
-	s := Settings{KeyFile: path}
-	keys, problem := keySource(&s, nil)
-	if problem == nil {
-		t.Fatal("a missing key file is not reported")
+func TestURLPortOutOfRange(t *testing.T) {
+	for port, want := range map[string]string{
+		"0":     "port 0 is out of range 1..65535",
+		"65536": "port 65536 is out of range 1..65535",
+		"http":  "has a port that is not a number 1..65535",
+		"":      "has an empty port",
+	} {
+		in := "accounts:\n  a:\n    url: \"http://127.0.0.1:" + port + "\"\n    api_key_env: K\n"
+		_, err := Parse([]byte(in), "/etc/dasha", testDefaults)
+		if err == nil || err.Error() != `line 3: account "a": url: `+want {
+			t.Errorf("port %q: %v", port, err)
+		}
 	}
-	if err := os.WriteFile(path, []byte("k1\n"), 0o600); err != nil {
-		t.Fatal(err)
+}
+
+// TestListBounds: 1,000,000 states were accepted; the lists are bounded.
+func TestListBounds(t *testing.T) {
+	const head = "accounts:\n  a:\n    platform: us\n    api_key_env: K\n    registration:\n"
+	var m strings.Builder // distinct states: a repeated one is refused as given twice
+	m.WriteString("[S")
+	for i := range 999_999 {
+		fmt.Fprintf(&m, ",S%d", i)
 	}
-	if k, err := keys.Key(); err != nil || k != "k1" {
-		t.Errorf("after the file appeared: %q, %v", k, err)
+	million := m.String() + "]"
+	sixtyFive := "[" + strings.Repeat("S, ", 64) + "S]"
+	for field, tc := range map[string]struct{ list, n string }{"states": {million, "1000000"}, "healthy_states": {sixtyFive, "65"}} {
+		_, err := Parse([]byte(head+"      "+field+": "+tc.list+"\n"), "/etc/dasha", testDefaults)
+		if want := `line 6: account "a": registration.` + field + `: lists ` + tc.n + ` states; at most 64 are allowed`; err == nil || err.Error() != want {
+			t.Errorf("%s: %v", field, err)
+		}
+	}
+	states := make([]string, 64)
+	for i := range states {
+		states[i] = fmt.Sprint("S", i)
+	}
+	if _, err := Parse([]byte(head+"      states: ["+strings.Join(states, ", ")+"]\n      healthy_states: [S0]\n"), "/etc/dasha", testDefaults); err != nil {
+		t.Errorf("64 states: %v", err)
+	}
+
+	var b strings.Builder
+	b.WriteString("accounts:\n")
+	for i := range MaxAccounts + 1 {
+		fmt.Fprintf(&b, "  a%d: {platform: us, api_key_env: K}\n", i)
+	}
+	if _, err := Parse([]byte(b.String()), "/etc/dasha", testDefaults); err == nil || err.Error() != "line 2: accounts: names 10001 accounts; at most 10000 are allowed" {
+		t.Errorf("10,001 accounts: %v", err)
+	}
+	all := b.String()
+	all = all[:strings.LastIndex(all[:len(all)-1], "\n")+1]
+	got, err := Parse([]byte(all), "/etc/dasha", testDefaults)
+	if err != nil || len(got) != MaxAccounts {
+		t.Errorf("10,000 accounts: %d, %v", len(got), err)
+	}
+}
+
+// TestParseNeverRepeatsAKeySource: a key pasted into api_key_file or
+// api_key_env, whatever its shape, is never in an error of the file.
+func TestParseNeverRepeatsAKeySource(t *testing.T) {
+	for _, value := range []string{
+		"Zm9vYmFy/YmF6cXV4+c2VjcmV0a2V5MTIzNDU2Nzg5MA==",
+		"sk_live_5hT9xQ2mV8",
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+	} {
+		for _, field := range []string{"api_key_file", "api_key_env"} {
+			for _, rest := range []string{"", "    page_size: 0\n", "    api_key_file: /k\n", "    " + field + ": again\n"} {
+				in := "accounts:\n  a:\n    platform: us\n    " + field + ": " + value + "\n" + rest
+				_, err := Parse([]byte(in), "/etc/dasha", testDefaults)
+				if err != nil && strings.Contains(err.Error(), value) {
+					t.Errorf("%s: %s: the error repeats it: %v", field, value, err)
+				}
+			}
+		}
 	}
 }
