@@ -4,7 +4,9 @@
 #   make demo    build and run on the built-in simulated fleet (no API key)
 #   make demo-stack  the demo exporter, Prometheus with the rules, Alertmanager
 #                with the example routing, and a receiver printing each
-#                notification (scripts/demo-stack.sh; DEMO_FOR=30s shortens for:)
+#                notification (scripts/demo-stack.sh; DEMO_FOR=30s shortens for:,
+#                DEMO_*_PORT move its ports). Needs Go, prometheus and
+#                prometheus-alertmanager only: not make tools, no root.
 #   make test    the whole test suite: unit, golden, promtool rule tests and
 #                the end-to-end test with a real Prometheus and Alertmanager
 #   make lint    gofmt, go vet, staticcheck, promtool check rules
@@ -46,7 +48,9 @@ build:
 demo: build
 	./$(BINARY) --demo
 
-demo-stack: tools
+# The script names any missing Debian package itself; it needs no browser
+# (make tools also wants chromium, for the tests) and no root.
+demo-stack:
 	./scripts/demo-stack.sh
 
 # tools makes sure promtool, Prometheus and Alertmanager are installed: as

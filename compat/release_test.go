@@ -22,7 +22,7 @@ func TestGoreleaserCheck(t *testing.T) {
 // pointing at a stand-in executable (verify checks that it exists).
 func TestSystemdAnalyzeVerify(t *testing.T) {
 	analyze := tool(t, "SYSTEMD_ANALYZE", "systemd-analyze")
-	for _, dir := range []string{"deploy/systemd", "deploy/systemd/socket-activated"} {
+	for _, dir := range []string{"deploy/systemd", "deploy/systemd/socket-activated", "deploy/systemd/config-file"} {
 		t.Run(dir, func(t *testing.T) {
 			tmp := t.TempDir()
 			bin := filepath.Join(tmp, "dasha_exporter")

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dasha-exporter/dasha_exporter/accounts"
+	"github.com/dasha-exporter/dasha_exporter/collector"
 )
 
 const chart = "helm/dasha-exporter"
@@ -80,11 +83,17 @@ func unit(t *testing.T, path string) map[string][]string {
 
 func TestSystemdUnitsHardened(t *testing.T) {
 	for _, tc := range []struct {
-		path       string
-		listenFlag string
+		path string
+		// ExecStart must hold each of these.
+		args []string
+		// LoadCredential's values; nil: checked by a test of its own.
+		credentials []string
 	}{
-		{"systemd/dasha_exporter.service", "--web.listen-address=:9612"},
-		{"systemd/socket-activated/dasha_exporter.service", "--web.systemd-socket"},
+		{"systemd/dasha_exporter.service", []string{"--dasha.api-key-file=%d/api-key", "--web.listen-address=:9612"},
+			[]string{"api-key:/etc/dasha_exporter/api-key"}},
+		{"systemd/socket-activated/dasha_exporter.service", []string{"--dasha.api-key-file=%d/api-key", "--web.systemd-socket"},
+			[]string{"api-key:/etc/dasha_exporter/api-key"}},
+		{configFileUnit, []string{"--config.file=/etc/dasha_exporter/config.yml", "--web.listen-address=:9612"}, nil},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			u := unit(t, tc.path)
@@ -95,16 +104,20 @@ func TestSystemdUnitsHardened(t *testing.T) {
 				"Restart":               "on-failure",
 				"ProtectHome":           "yes",
 				"PrivateTmp":            "yes",
-				"LoadCredential":        "api-key:/etc/dasha_exporter/api-key",
 				"CapabilityBoundingSet": "",
 			} {
 				if got := u[k]; len(got) != 1 || got[0] != want {
 					t.Errorf("%s=%q, want %q", k, got, want)
 				}
 			}
+			if tc.credentials != nil && strings.Join(u["LoadCredential"], " ") != strings.Join(tc.credentials, " ") {
+				t.Errorf("LoadCredential=%q, want %q", u["LoadCredential"], tc.credentials)
+			}
 			exec := strings.Join(u["ExecStart"], " ")
-			if !strings.Contains(exec, "--dasha.api-key-file=%d/api-key") || !strings.Contains(exec, tc.listenFlag) {
-				t.Errorf("ExecStart=%s: want --dasha.api-key-file=%%d/api-key and %s", exec, tc.listenFlag)
+			for _, arg := range tc.args {
+				if !strings.Contains(exec, arg) {
+					t.Errorf("ExecStart=%s: want %s", exec, arg)
+				}
 			}
 			for k, vs := range u {
 				for _, v := range vs {
@@ -138,5 +151,81 @@ func TestChartGracePeriodOutlastsDrain(t *testing.T) {
 	secs, _ := strconv.Atoi(string(m[1]))
 	if time.Duration(secs)*time.Second <= maxDrain {
 		t.Errorf("terminationGracePeriodSeconds %d must outlast the %v drain", secs, maxDrain)
+	}
+}
+
+const (
+	configFileUnit = "systemd/config-file/dasha_exporter.service"
+	configExample  = "systemd/config-file/config.yml"
+	// credentialsDir is $CREDENTIALS_DIRECTORY (%d) of dasha_exporter.service.
+	credentialsDir = "/run/credentials/dasha_exporter.service/"
+)
+
+// TestSystemdConfigFileUnit: the config-file unit reloads on `systemctl
+// reload` (SIGHUP to the exporter, not to a wrapper), and its example
+// configuration, valid for the exporter, takes every account's key from a
+// credential the unit loads, by the absolute path of systemd's copy (%d is
+// not expanded inside the file), with no credential left unused.
+func TestSystemdConfigFileUnit(t *testing.T) {
+	u := unit(t, configFileUnit)
+	if got := u["ExecReload"]; len(got) != 1 || got[0] != "/bin/kill -HUP $MAINPID" {
+		t.Errorf("ExecReload=%q, want /bin/kill -HUP $MAINPID", got)
+	}
+	if got := u["Type"]; len(got) != 1 || got[0] != "simple" {
+		t.Errorf("Type=%q: $MAINPID must be the exporter itself (simple)", got)
+	}
+
+	// name -> the file systemd copies.
+	creds := map[string]string{}
+	for _, c := range u["LoadCredential"] {
+		name, path, ok := strings.Cut(c, ":")
+		if !ok || !strings.HasPrefix(path, "/etc/dasha_exporter/keys/") {
+			t.Errorf("LoadCredential=%s: want <name>:/etc/dasha_exporter/keys/<file>", c)
+			continue
+		}
+		if _, dup := creds[name]; dup {
+			t.Errorf("credential %s loaded twice", name)
+		}
+		creds[name] = path
+	}
+	if len(creds) < 2 {
+		t.Fatalf("LoadCredential=%q: want one per account of the example (several)", u["LoadCredential"])
+	}
+
+	data, err := os.ReadFile(configExample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") && (strings.Contains(line, "%d") || strings.Contains(line, "$CREDENTIALS_DIRECTORY")) {
+			t.Errorf("%s: %q: nothing expands %%d or $CREDENTIALS_DIRECTORY in this file", configExample, line)
+		}
+	}
+	settings, err := accounts.Parse(data, "/etc/dasha_exporter", accounts.Defaults{
+		Timeout: 10 * time.Second, TimeoutOffset: 500 * time.Millisecond, PageSize: 1000, Concurrency: 4,
+		Collector: collector.Options{States: collector.DefaultStates, HealthyStates: collector.DefaultHealthyStates}})
+	if err != nil {
+		t.Fatalf("%s: %v", configExample, err)
+	}
+	used := map[string]bool{}
+	for _, s := range settings {
+		name, ok := strings.CutPrefix(s.KeyFile, credentialsDir)
+		if s.KeyEnv != "" || !ok {
+			t.Errorf("account %s: key from %q%s, want api_key_file: %s<credential>", s.Name, s.KeyFile, s.KeyEnv, credentialsDir)
+			continue
+		}
+		if _, loaded := creds[name]; !loaded {
+			t.Errorf("account %s reads credential %s, which the unit does not load", s.Name, name)
+		}
+		used[name] = true
+	}
+	for name := range creds {
+		if !used[name] {
+			t.Errorf("the unit loads credential %s, which no account of %s reads", name, configExample)
+		}
+	}
+	// The unit's ExecStart reads the file where the install puts it.
+	if !strings.Contains(strings.Join(u["ExecStart"], " "), "--config.file=/etc/dasha_exporter/config.yml") {
+		t.Errorf("ExecStart=%q does not read /etc/dasha_exporter/config.yml", u["ExecStart"])
 	}
 }

@@ -58,11 +58,16 @@ func Demo(now time.Time) []Number {
 		add(i, name, true, registered(time.Duration(i)*97*time.Second, time.Hour, 55*time.Minute))
 	}
 
-	// 18: registers anew for two minutes in every ten.
-	if now.Sub(cycleStart(now, 10*time.Minute)) < 2*time.Minute {
-		add(18, "Pharmacy", true, &Status{State: Ptr("Registering"), LastUpdated: Timestamp(cycleStart(now, 10*time.Minute))})
+	// 18: an ordinary hourly re-registration: state Registering from
+	// minute 22 to 24 of every hour. Once an hour is two changes of health
+	// in any 30 minutes, under DashaSIPRegistrationFlapping's four; minutes
+	// 22-24 fall on Flaky trunk's unhealthy half (22) and outside Partner
+	// hotline's outages (21), so the fleet's unhealthy share stays above
+	// DashaSIPRegistrationFleetDegraded's 20% for those two minutes only.
+	if in := now.Sub(cycleStart(now, time.Hour)); in >= 22*time.Minute && in < 24*time.Minute {
+		add(18, "Pharmacy", true, &Status{State: Ptr("Registering"), LastUpdated: Timestamp(cycleStart(now, time.Hour).Add(22 * time.Minute))})
 	} else {
-		add(18, "Pharmacy", true, registered(0, time.Hour, 10*time.Minute))
+		add(18, "Pharmacy", true, registered(24*time.Minute, 90*time.Minute, time.Hour))
 	}
 	// 19, 20: failing for good, with different registrar answers.
 	add(19, "Legacy PBX", true, failed(now.Add(-3*time.Hour), "403 Forbidden", "Registration rejected by registrar: 403 Forbidden"))
@@ -98,9 +103,10 @@ func Demo(now time.Time) []Number {
 	// at all. Not a page: it never registered (DashaSIPRegistrationNotYetRegistered).
 	add(28, "New number", true, nil)
 	numbers[28].CreatedTime = *Timestamp(now.Add(-10 * time.Minute))
-	// 29: a status whose every field is null.
+	// 29: a status whose every field is null, and no credentials or
+	// provider; it keeps its display name, which notifications show.
 	add(29, "Half configured", true, &Status{})
-	numbers[29].DisplayName, numbers[29].CredentialsID, numbers[29].ProviderID = nil, nil, nil
+	numbers[29].CredentialsID, numbers[29].ProviderID = nil, nil
 	return numbers
 }
 
