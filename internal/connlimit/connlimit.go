@@ -68,6 +68,10 @@ const (
 	WriteAllowance = 2 * time.Minute
 )
 
+// UnreadGrace is how long after it was accepted a connection the server
+// has not read from yet may not be closed for room (see popVictimLocked).
+const UnreadGrace = 50 * time.Millisecond
+
 // Reasons of dasha_exporter_http_connections_closed_total.
 const (
 	reasonMaxConnections = "max_connections" // closed to make room for a new connection
@@ -92,6 +96,7 @@ type Limiter struct {
 	max            int
 	sendTimeout    time.Duration
 	writeAllowance time.Duration
+	unreadGrace    time.Duration
 
 	mu        sync.Mutex
 	room      *sync.Cond // signalled when a connection closes or becomes closable
@@ -111,6 +116,7 @@ func New(maxConns int, reg prometheus.Registerer) *Limiter {
 		max:            max(maxConns, 1),
 		sendTimeout:    SendTimeout,
 		writeAllowance: WriteAllowance,
+		unreadGrace:    UnreadGrace,
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dasha_exporter_http_connections_closed_total",
 			Help: "HTTP connections the exporter closed, by reason: max_connections (closed to make room for a new one at --web.max-connections), " +
@@ -174,7 +180,8 @@ type conn struct {
 	net.Conn
 	limiter *Limiter
 
-	read atomic.Bool // bytes have come since it was accepted or last answered
+	read     atomic.Bool // bytes have come since it was accepted or last answered
+	accepted time.Time
 
 	// Guarded by limiter.mu.
 	elem      *list.Element // in limiter.closable, or nil
@@ -256,9 +263,9 @@ func (ln *listener) Close() error {
 	return ln.Listener.Close()
 }
 
-// admit counts nc as open, first closing the longest closable connection
-// when the limit is reached, or, when every connection is being answered,
-// waiting until one is not or the listener closes.
+// admit counts nc as open, first closing a closable connection (see
+// popVictimLocked) when the limit is reached, or, when every connection is
+// being answered, waiting until one is not or the listener closes.
 func (l *Limiter) admit(nc net.Conn, ln *listener) (*conn, error) {
 	var evicted []*conn
 	defer func() {
@@ -272,23 +279,32 @@ func (l *Limiter) admit(nc net.Conn, ln *listener) (*conn, error) {
 		if ln.closed {
 			return nil, net.ErrClosed
 		}
-		if old := l.popOldestLocked(); old != nil {
+		old, wait := l.popVictimLocked(time.Now())
+		if old != nil {
 			l.closed.WithLabelValues(reasonMaxConnections).Inc()
 			evicted = append(evicted, old)
 			continue
 		}
+		if wait > 0 {
+			// Every closable connection is younger than
+			// unreadGrace and unread: let the server read them.
+			l.mu.Unlock()
+			time.Sleep(min(wait, time.Millisecond))
+			l.mu.Lock()
+			continue
+		}
 		l.room.Wait()
 	}
-	c := &conn{Conn: nc, limiter: l}
+	c := &conn{Conn: nc, limiter: l, accepted: time.Now()}
 	l.open++
 	c.elem = l.closable.PushBack(c)
 	return c, nil
 }
 
-// closeOldest closes the longest closable connection, if there is one.
+// closeOldest closes a closable connection, if there is one.
 func (l *Limiter) closeOldest(reason string) bool {
 	l.mu.Lock()
-	old := l.popOldestLocked()
+	old, _ := l.popVictimLocked(time.Time{})
 	l.mu.Unlock()
 	if old == nil {
 		return false
@@ -298,16 +314,29 @@ func (l *Limiter) closeOldest(reason string) bool {
 	return true
 }
 
-// popOldestLocked takes the longest closable connection off the books;
-// the caller closes it.
-func (l *Limiter) popOldestLocked() *conn {
+// popVictimLocked takes the connection to close for room off the books;
+// the caller closes it. It is the longest closable connection the server
+// has read from (idle after an answer, or half-sent with its bytes read);
+// else the longest closable one if it was accepted unreadGrace before now
+// (zero now: whatever its age). Otherwise it returns how long until that
+// one is old enough (0: none is closable).
+func (l *Limiter) popVictimLocked(now time.Time) (*conn, time.Duration) {
+	for e := l.closable.Front(); e != nil; e = e.Next() {
+		if c := e.Value.(*conn); c.wasIdle || c.read.Load() {
+			l.forgetLocked(c)
+			return c, 0
+		}
+	}
 	e := l.closable.Front()
 	if e == nil {
-		return nil
+		return nil, 0
 	}
 	c := e.Value.(*conn)
+	if wait := c.accepted.Add(l.unreadGrace).Sub(now); !now.IsZero() && wait > 0 {
+		return nil, wait
+	}
 	l.forgetLocked(c)
-	return c
+	return c, 0
 }
 
 func (l *Limiter) forget(c *conn) {
