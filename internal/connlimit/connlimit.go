@@ -72,6 +72,10 @@ const (
 // has not read from yet may not be closed for room (see popVictimLocked).
 const UnreadGrace = 50 * time.Millisecond
 
+// PendingWait is how much longer than UnreadGrace a connection whose
+// bytes the server has not read yet may not be closed for room.
+const PendingWait = time.Second
+
 // Reasons of dasha_exporter_http_connections_closed_total.
 const (
 	reasonMaxConnections = "max_connections" // closed to make room for a new connection
@@ -97,6 +101,7 @@ type Limiter struct {
 	sendTimeout    time.Duration
 	writeAllowance time.Duration
 	unreadGrace    time.Duration
+	pendingWait    time.Duration
 
 	mu        sync.Mutex
 	room      *sync.Cond // signalled when a connection closes or becomes closable
@@ -117,6 +122,7 @@ func New(maxConns int, reg prometheus.Registerer) *Limiter {
 		sendTimeout:    SendTimeout,
 		writeAllowance: WriteAllowance,
 		unreadGrace:    UnreadGrace,
+		pendingWait:    PendingWait,
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dasha_exporter_http_connections_closed_total",
 			Help: "HTTP connections the exporter closed, by reason: max_connections (closed to make room for a new one at --web.max-connections), " +
@@ -315,11 +321,18 @@ func (l *Limiter) closeOldest(reason string) bool {
 }
 
 // popVictimLocked takes the connection to close for room off the books;
-// the caller closes it. It is the longest closable connection the server
-// has read from (idle after an answer, or half-sent with its bytes read);
-// else the longest closable one if it was accepted unreadGrace before now
-// (zero now: whatever its age). Otherwise it returns how long until that
-// one is old enough (0: none is closable).
+// the caller closes it. By preference, nothing a client sent is lost:
+//
+//  1. the longest closable connection the server has read from (idle
+//     after an answer, or half-sent with its bytes read);
+//  2. else the longest closable unread one that was accepted UnreadGrace
+//     before now and has sent nothing (or, off Linux, whatever it sent);
+//  3. else the longest closable one once UnreadGrace plus PendingWait
+//     old: its bytes wait for a server that is far behind.
+//
+// A zero now takes the longest closable one at once after 1. Otherwise,
+// with no victim, it returns how long to wait before asking again (0:
+// none is closable).
 func (l *Limiter) popVictimLocked(now time.Time) (*conn, time.Duration) {
 	for e := l.closable.Front(); e != nil; e = e.Next() {
 		if c := e.Value.(*conn); c.wasIdle || c.read.Load() {
@@ -327,12 +340,28 @@ func (l *Limiter) popVictimLocked(now time.Time) (*conn, time.Duration) {
 			return c, 0
 		}
 	}
-	e := l.closable.Front()
-	if e == nil {
+	front := l.closable.Front()
+	if front == nil {
 		return nil, 0
 	}
-	c := e.Value.(*conn)
-	if wait := c.accepted.Add(l.unreadGrace).Sub(now); !now.IsZero() && wait > 0 {
+	if now.IsZero() {
+		c := front.Value.(*conn)
+		l.forgetLocked(c)
+		return c, 0
+	}
+	// All closable connections are unread, in the order accepted.
+	for e := front; e != nil; e = e.Next() {
+		c := e.Value.(*conn)
+		if now.Sub(c.accepted) < l.unreadGrace {
+			return nil, c.accepted.Add(l.unreadGrace).Sub(now)
+		}
+		if n, ok := pendingBytes(c.Conn); !ok || n == 0 {
+			l.forgetLocked(c)
+			return c, 0
+		}
+	}
+	c := front.Value.(*conn)
+	if wait := c.accepted.Add(l.unreadGrace + l.pendingWait).Sub(now); wait > 0 {
 		return nil, wait
 	}
 	l.forgetLocked(c)

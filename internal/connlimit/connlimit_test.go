@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -624,5 +625,55 @@ func TestAYoungUnreadConnectionIsGivenTimeToBeRead(t *testing.T) {
 	}
 	if !closedByLimiter(firstClient) {
 		t.Error("the first connection, read by the server, was not closed for room")
+	}
+}
+
+// Past its grace, an unread connection that has sent nothing is closed for
+// room before one whose request waits in the kernel for a server that is
+// behind (Linux only: elsewhere the kernel is not asked).
+func TestAnUnreadRequestOutlivesAnUnreadSilence(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("pending bytes are known on Linux only")
+	}
+	lim := New(2, prometheus.NewRegistry())
+	lim.unreadGrace, lim.pendingWait = 0, time.Hour
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := lim.Listener(tcp)
+	defer ln.Close()
+	dialAccept := func() (server, client net.Conn) {
+		client, err := net.Dial("tcp", tcp.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err = ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { server.Close(); client.Close() })
+		return server, client
+	}
+	waiting, waitingClient := dialAccept()
+	io.WriteString(waitingClient, request("/-/healthy"))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if n, _ := pendingBytes(waiting.(*conn).Conn); n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request did not arrive")
+		}
+	}
+	_, silentClient := dialAccept()
+
+	dialAccept()
+	if !closedByLimiter(silentClient) {
+		t.Error("the connection that sent nothing was not closed for room")
+	}
+	buf := make([]byte, 64)
+	n, err := waiting.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "GET /-/healthy") {
+		t.Errorf("the request waiting to be read was lost: %q, %v", buf[:n], err)
 	}
 }
