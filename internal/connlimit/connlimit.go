@@ -5,15 +5,27 @@
 // connections locks Prometheus out, and a reader that never reads keeps its
 // answer's memory alive.
 //
-// At the limit a new connection closes the connection that has been
-// closable the longest (idle, new, or still sending its request; never one
-// whose request is being answered), as nginx drains its reusable
-// connections. A connection becomes closable when it is accepted and when
-// an answer on it is written; bytes trickling in do not make it younger.
-// Only when every connection is being answered does a new one wait (held
-// by Accept, one per listener), as with Prometheus' netutil.LimitListener:
-// each answer ends by its own deadline, so the wait is bounded, and the
-// client gets an answer late rather than an error.
+// At the limit a new connection closes a closable one (idle, new, or
+// still sending its request; never one whose request is being answered),
+// as nginx drains its reusable connections: the one closable the longest
+// that the server has read from, else one it has not read from yet that
+// was accepted at least UnreadGrace ago and has sent nothing, else, after
+// PendingWait more, the one closable the longest. A connection becomes
+// closable when it is accepted and when an answer on it is written; bytes
+// trickling in do not make it younger. The order matters in a burst: the
+// accept loop runs ahead of the connections' goroutines, and the oldest
+// connection by the clock alone may hold a whole request (a health probe,
+// a scrape) that its goroutine has not read yet. Closing it loses the
+// request; closing one the server has read, or one that sent nothing,
+// loses nothing that arrived. The price is that, when every closable
+// connection is unread, Accept waits until the oldest is UnreadGrace old
+// (a flood of connections that send nothing is admitted at limit /
+// UnreadGrace a second), or until the server reads the bytes waiting on
+// it. Only when every connection is being answered does a new one wait
+// longer (held by Accept, one per listener), as with Prometheus'
+// netutil.LimitListener: each answer ends by its own deadline, so the
+// wait is bounded, and the client gets an answer late rather than an
+// error.
 package connlimit
 
 import (
@@ -68,13 +80,21 @@ const (
 	WriteAllowance = 2 * time.Minute
 )
 
-// UnreadGrace is how long after it was accepted a connection the server
-// has not read from yet may not be closed for room (see popVictimLocked).
-const UnreadGrace = 50 * time.Millisecond
-
-// PendingWait is how much longer than UnreadGrace a connection whose
-// bytes the server has not read yet may not be closed for room.
-const PendingWait = time.Second
+// How long a connection the server has not read from yet is kept from
+// being closed for room (see popVictimLocked).
+const (
+	// UnreadGrace, from its accept, lets the server's goroutine for it
+	// run: in a burst of 2,000 connections at a limit of 64 (64 accepts
+	// are a few milliseconds) 20 ms still lost requests on a busy
+	// machine, 50 ms did not (docs/performance.md, Connections). It also
+	// gives a client the time to send its request after connecting.
+	UnreadGrace = 50 * time.Millisecond
+	// PendingWait, beyond UnreadGrace, keeps a connection whose bytes
+	// wait in the kernel (FIONREAD, Linux): its goroutine is runnable and
+	// will read them, and those bytes are usually a whole request.
+	// Bounded, so that a server stalled for good still admits.
+	PendingWait = time.Second
+)
 
 // Reasons of dasha_exporter_http_connections_closed_total.
 const (
@@ -330,7 +350,12 @@ func (l *Limiter) closeOldest(reason string) bool {
 //  3. else the longest closable one once UnreadGrace plus PendingWait
 //     old: its bytes wait for a server that is far behind.
 //
-// A zero now takes the longest closable one at once after 1. Otherwise,
+// An idle kept-alive connection counts as read even when its next request
+// has just arrived: a client that reuses a connection (Go's, Prometheus')
+// sends an idempotent request again on a new one when the old one closes
+// before any answer; a fresh connection's request is not retried, which is
+// what 2 and 3 protect. A zero now (out of file descriptors: accept must
+// free one now) takes the longest closable one at once after 1. Otherwise,
 // with no victim, it returns how long to wait before asking again (0:
 // none is closable).
 func (l *Limiter) popVictimLocked(now time.Time) (*conn, time.Duration) {
