@@ -8,7 +8,8 @@
 // At the limit a new connection closes a closable one (idle, new, or
 // still sending its request; never one whose request is being answered),
 // as nginx drains its reusable connections: the one closable the longest
-// that the server has read from, else one it has not read from yet that
+// that is idle after an answer or whose half-sent request the server waits
+// to complete, else one it has not read from yet that
 // was accepted at least UnreadGrace ago and has sent nothing, else, after
 // PendingWait more, the one closable the longest. A connection becomes
 // closable when it is accepted and when an answer on it is written; bytes
@@ -16,8 +17,9 @@
 // accept loop runs ahead of the connections' goroutines, and the oldest
 // connection by the clock alone may hold a whole request (a health probe,
 // a scrape) that its goroutine has not read yet. Closing it loses the
-// request; closing one the server has read, or one that sent nothing,
-// loses nothing that arrived. The price is that, when every closable
+// request (as would closing one whose request was just read, before
+// net/http marks it answered); closing an idle one, a half-sent one, or
+// one that sent nothing loses nothing that arrived. The price is that, when every closable
 // connection is unread, Accept waits until the oldest is UnreadGrace old
 // (a flood of connections that send nothing is admitted at limit /
 // UnreadGrace a second), or until the server reads the bytes waiting on
@@ -207,6 +209,7 @@ type conn struct {
 	limiter *Limiter
 
 	read     atomic.Bool // bytes have come since it was accepted or last answered
+	reading  atomic.Bool // the server waits in Read for bytes
 	accepted time.Time
 
 	// Guarded by limiter.mu.
@@ -218,7 +221,9 @@ type conn struct {
 }
 
 func (c *conn) Read(p []byte) (int, error) {
+	c.reading.Store(true)
 	n, err := c.Conn.Read(p)
+	c.reading.Store(false)
 	if n > 0 && !c.read.Load() {
 		c.read.Store(true)
 	}
@@ -240,6 +245,17 @@ func (c *conn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return nil
+}
+
+// drained reports whether closing c loses nothing the server has taken
+// in: it is idle after an answer, or the server waits for the rest of a
+// half-sent request. A request just read, before net/http marks it
+// active, is not drained.
+func (c *conn) drained() bool {
+	if c.read.Load() {
+		return c.reading.Load()
+	}
+	return c.wasIdle
 }
 
 func (c *conn) phase() string {
@@ -312,8 +328,8 @@ func (l *Limiter) admit(nc net.Conn, ln *listener) (*conn, error) {
 			continue
 		}
 		if wait > 0 {
-			// Every closable connection is younger than
-			// unreadGrace and unread: let the server read them.
+			// None may be closed yet: let the server read
+			// or answer them (see popVictimLocked).
 			l.mu.Unlock()
 			time.Sleep(min(wait, time.Millisecond))
 			l.mu.Lock()
@@ -343,8 +359,8 @@ func (l *Limiter) closeOldest(reason string) bool {
 // popVictimLocked takes the connection to close for room off the books;
 // the caller closes it. By preference, nothing a client sent is lost:
 //
-//  1. the longest closable connection the server has read from (idle
-//     after an answer, or half-sent with its bytes read);
+//  1. the longest closable drained connection: idle after an answer,
+//     or half-sent with the server waiting for the rest;
 //  2. else the longest closable unread one that was accepted UnreadGrace
 //     before now and has sent nothing (or, off Linux, whatever it sent);
 //  3. else the longest closable one once UnreadGrace plus PendingWait
@@ -360,7 +376,7 @@ func (l *Limiter) closeOldest(reason string) bool {
 // none is closable).
 func (l *Limiter) popVictimLocked(now time.Time) (*conn, time.Duration) {
 	for e := l.closable.Front(); e != nil; e = e.Next() {
-		if c := e.Value.(*conn); c.wasIdle || c.read.Load() {
+		if c := e.Value.(*conn); c.drained() {
 			l.forgetLocked(c)
 			return c, 0
 		}
@@ -374,23 +390,30 @@ func (l *Limiter) popVictimLocked(now time.Time) (*conn, time.Duration) {
 		l.forgetLocked(c)
 		return c, 0
 	}
-	// All closable connections are unread, in the order accepted.
+	// The rest were never read (in the order accepted), or have just had
+	// a request read and are about to be answered: those are skipped.
+	var oldest *conn
 	for e := front; e != nil; e = e.Next() {
 		c := e.Value.(*conn)
+		if c.read.Load() || c.wasIdle {
+			continue
+		}
 		if now.Sub(c.accepted) < l.unreadGrace {
-			return nil, c.accepted.Add(l.unreadGrace).Sub(now)
+			break
 		}
 		if n, ok := pendingBytes(c.Conn); !ok || n == 0 {
 			l.forgetLocked(c)
 			return c, 0
 		}
+		if oldest == nil {
+			oldest = c
+		}
 	}
-	c := front.Value.(*conn)
-	if wait := c.accepted.Add(l.unreadGrace + l.pendingWait).Sub(now); wait > 0 {
-		return nil, wait
+	if oldest != nil && now.Sub(oldest.accepted) >= l.unreadGrace+l.pendingWait {
+		l.forgetLocked(oldest)
+		return oldest, 0
 	}
-	l.forgetLocked(c)
-	return c, 0
+	return nil, time.Millisecond
 }
 
 func (l *Limiter) forget(c *conn) {

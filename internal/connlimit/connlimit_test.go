@@ -555,14 +555,25 @@ func acceptOne(t *testing.T, ln net.Listener, p *pipeListener) (server, client n
 	return server, client
 }
 
-// serverRead makes the server read what the client sends, as its
-// goroutine would once it runs.
+// serverRead makes the server read what the client sends and wait for
+// more, as its goroutine does with a half-sent request once it runs.
 func serverRead(t *testing.T, server, client net.Conn, s string) {
 	t.Helper()
 	go io.WriteString(client, s)
 	if _, err := io.ReadFull(server, make([]byte, len(s))); err != nil {
 		t.Fatal(err)
 	}
+	c := server.(*conn)
+	go c.Read(make([]byte, 1))
+	for !c.reading.Load() && !closedForRoom(c) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func closedForRoom(c *conn) bool {
+	c.limiter.mu.Lock()
+	defer c.limiter.mu.Unlock()
+	return c.gone
 }
 
 func closedByLimiter(client net.Conn) bool {
@@ -573,8 +584,9 @@ func closedByLimiter(client net.Conn) bool {
 
 // In a burst the accept loop runs ahead of the connections' goroutines: a
 // connection whose whole request waits to be read can become the longest
-// closable one before the server reads it. One the server has read from
-// is closed for room first, though it became closable later.
+// closable one before the server reads it. One whose half-sent request the
+// server has read and waits to complete is closed for room first, though
+// it became closable later.
 func TestAnUnreadConnectionIsClosedAfterOneTheServerHasRead(t *testing.T) {
 	lim := New(2, prometheus.NewRegistry())
 	lim.unreadGrace = time.Hour
@@ -675,5 +687,30 @@ func TestAnUnreadRequestOutlivesAnUnreadSilence(t *testing.T) {
 	n, err := waiting.Read(buf)
 	if err != nil || !strings.HasPrefix(string(buf[:n]), "GET /-/healthy") {
 		t.Errorf("the request waiting to be read was lost: %q, %v", buf[:n], err)
+	}
+}
+
+// A request just read, before net/http marks it answered, is not closed
+// for room (out of file descriptors either) while an idle connection is
+// there, though the idle one became closable later.
+func TestARequestJustReadIsNotClosedForRoom(t *testing.T) {
+	lim := New(2, prometheus.NewRegistry())
+	lim.unreadGrace = time.Hour
+	p := &pipeListener{clients: make(chan net.Conn, 1)}
+	ln := lim.Listener(p)
+	justRead, justReadClient := acceptOne(t, ln, p)
+	go io.WriteString(justReadClient, request("/ok"))
+	if _, err := io.ReadFull(justRead, make([]byte, len(request("/ok")))); err != nil {
+		t.Fatal(err)
+	}
+	idle, idleClient := acceptOne(t, ln, p)
+	lim.setAnswering(idle.(*conn), true)
+	lim.setAnswering(idle.(*conn), false)
+
+	if !lim.closeOldest(reasonOpenFiles) || !closedByLimiter(idleClient) {
+		t.Error("the idle connection was not closed for a file descriptor")
+	}
+	if closedForRoom(justRead.(*conn)) {
+		t.Error("the connection whose request was just read was closed")
 	}
 }
