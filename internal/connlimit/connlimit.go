@@ -363,17 +363,18 @@ func (l *Limiter) closeOldest(reason string) bool {
 //     or half-sent with the server waiting for the rest;
 //  2. else the longest closable unread one that was accepted UnreadGrace
 //     before now and has sent nothing (or, off Linux, whatever it sent);
-//  3. else the longest closable one once UnreadGrace plus PendingWait
+//  3. else the longest unread one once UnreadGrace plus PendingWait
 //     old: its bytes wait for a server that is far behind.
 //
-// An idle kept-alive connection counts as read even when its next request
+// An idle kept-alive connection counts as drained even when its next request
 // has just arrived: a client that reuses a connection (Go's, Prometheus')
 // sends an idempotent request again on a new one when the old one closes
 // before any answer; a fresh connection's request is not retried, which is
 // what 2 and 3 protect. A zero now (out of file descriptors: accept must
 // free one now) takes the longest closable one at once after 1. Otherwise,
 // with no victim, it returns how long to wait before asking again (0:
-// none is closable).
+// none is closable). It walks the closable connections: at most the limit
+// a call, a few microseconds at the default 512.
 func (l *Limiter) popVictimLocked(now time.Time) (*conn, time.Duration) {
 	for e := l.closable.Front(); e != nil; e = e.Next() {
 		if c := e.Value.(*conn); c.drained() {
