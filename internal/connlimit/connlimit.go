@@ -373,8 +373,8 @@ func (l *Limiter) closeOldest(reason string) bool {
 // what 2 and 3 protect. A zero now (out of file descriptors: accept must
 // free one now) takes the longest closable one at once after 1. Otherwise,
 // with no victim, it returns how long to wait before asking again (0:
-// none is closable). It walks the closable connections: at most the limit
-// a call, a few microseconds at the default 512.
+// none is closable). It walks the closable connections, at most the limit
+// a call (not measured alone; the runs in docs/performance.md include it).
 func (l *Limiter) popVictimLocked(now time.Time) (*conn, time.Duration) {
 	for e := l.closable.Front(); e != nil; e = e.Next() {
 		if c := e.Value.(*conn); c.drained() {
