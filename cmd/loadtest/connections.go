@@ -36,7 +36,7 @@ type connOptions struct {
 	readFor                      time.Duration // slow-readers: how long each may then take to read its answer
 	rcvbuf                       int           // slow-readers: receive buffer while stalled; 0: the kernel's
 	hold                         time.Duration // idle: how long the connections are held
-	held                         string        // idle: idle, half or mix
+	held                         string        // idle: idle, half, mix or empty
 	nofile                       int           // the exporter's open-files limit; 0: inherited
 }
 
@@ -245,7 +245,7 @@ func slowReaders(ex *exporter, o connOptions) error {
 
 // idleConnections opens o.conns connections that are held: idle after one
 // full request (GET /-/healthy, read), half-sent (only the request line of
-// GET /metrics), or half of each. Meanwhile it polls /-/healthy and
+// GET /metrics), half of each, or empty (nothing sent). Meanwhile it polls /-/healthy and
 // /-/ready every 100 ms and scrapes /metrics every 2 s (gzip, kept alive,
 // as Prometheus), and samples the exporter's sockets and RSS.
 func idleConnections(ex *exporter, o connOptions) error {
@@ -322,6 +322,9 @@ func idleConnections(ex *exporter, o connOptions) error {
 			continue
 		}
 		held = append(held, c)
+		if o.held == "empty" {
+			continue
+		}
 		if o.held == "half" || (o.held == "mix" && i%2 == 0) {
 			io.WriteString(c, "GET /metrics HTTP/1.1\r\n")
 			continue

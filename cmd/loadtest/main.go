@@ -73,7 +73,7 @@ func main() {
 		readFor     = flag.Duration("read-for", 20*time.Second, "slow-readers: how long each reader may then take to read its answer")
 		rcvbuf      = flag.Int("rcvbuf", 4096, "slow-readers: each reader's receive buffer (0: the kernel's)")
 		hold        = flag.Duration("hold", 20*time.Second, "idle: how long the connections are held after their answers")
-		held        = flag.String("held", "mix", "idle: idle (after one request), half (a half-sent request) or mix")
+		held        = flag.String("held", "mix", "idle: idle (after one request), half (a half-sent request), mix, or empty (connected, nothing sent)")
 		nofile      = flag.Int("nofile", 0, "slow-readers and idle: the exporter's open-files limit (0: inherited)")
 	)
 	flag.StringVar(&opts.mode, "mode", "sequential", "sequential (one scrape after another), ha (a scrape and its HA partner from the cache, against one scrape), concurrent (-concurrent scrapes at once, against one scrape), slow-readers (-conns readers that stall) or idle (-conns held connections)")

@@ -5,15 +5,29 @@
 // connections locks Prometheus out, and a reader that never reads keeps its
 // answer's memory alive.
 //
-// At the limit a new connection closes the connection that has been
-// closable the longest (idle, new, or still sending its request; never one
-// whose request is being answered), as nginx drains its reusable
-// connections. A connection becomes closable when it is accepted and when
-// an answer on it is written; bytes trickling in do not make it younger.
-// Only when every connection is being answered does a new one wait (held
-// by Accept, one per listener), as with Prometheus' netutil.LimitListener:
-// each answer ends by its own deadline, so the wait is bounded, and the
-// client gets an answer late rather than an error.
+// At the limit a new connection closes a closable one (idle, new, or
+// still sending its request; never one whose request is being answered),
+// as nginx drains its reusable connections: the one closable the longest
+// that is idle after an answer or whose half-sent request the server waits
+// to complete, else one it has not read from yet that
+// was accepted at least UnreadGrace ago and has sent nothing, else, after
+// PendingWait more, the one closable the longest. A connection becomes
+// closable when it is accepted and when an answer on it is written; bytes
+// trickling in do not make it younger. The order matters in a burst: the
+// accept loop runs ahead of the connections' goroutines, and the oldest
+// connection by the clock alone may hold a whole request (a health probe,
+// a scrape) that its goroutine has not read yet. Closing it loses the
+// request (as would closing one whose request was just read, before
+// net/http marks it answered); closing an idle one, a half-sent one, or
+// one that sent nothing loses nothing that arrived. The price is that, when every closable
+// connection is unread, Accept waits until the oldest is UnreadGrace old
+// (a flood of connections that send nothing is admitted at limit /
+// UnreadGrace a second), or until the server reads the bytes waiting on
+// it. Only when every connection is being answered does a new one wait
+// longer (held by Accept, one per listener), as with Prometheus'
+// netutil.LimitListener: each answer ends by its own deadline, so the
+// wait is bounded, and the client gets an answer late rather than an
+// error.
 package connlimit
 
 import (
@@ -68,6 +82,22 @@ const (
 	WriteAllowance = 2 * time.Minute
 )
 
+// How long a connection the server has not read from yet is kept from
+// being closed for room (see popVictimLocked).
+const (
+	// UnreadGrace, from its accept, lets the server's goroutine for it
+	// run: in a burst of 2,000 connections at a limit of 64 (64 accepts
+	// are a few milliseconds) 20 ms still lost requests on a busy
+	// machine, 50 ms did not (docs/performance.md, Connections). It also
+	// gives a client the time to send its request after connecting.
+	UnreadGrace = 50 * time.Millisecond
+	// PendingWait, beyond UnreadGrace, keeps a connection whose bytes
+	// wait in the kernel (FIONREAD, Linux): its goroutine is runnable and
+	// will read them, and those bytes are usually a whole request.
+	// Bounded, so that a server stalled for good still admits.
+	PendingWait = time.Second
+)
+
 // Reasons of dasha_exporter_http_connections_closed_total.
 const (
 	reasonMaxConnections = "max_connections" // closed to make room for a new connection
@@ -92,6 +122,8 @@ type Limiter struct {
 	max            int
 	sendTimeout    time.Duration
 	writeAllowance time.Duration
+	unreadGrace    time.Duration
+	pendingWait    time.Duration
 
 	mu        sync.Mutex
 	room      *sync.Cond // signalled when a connection closes or becomes closable
@@ -111,6 +143,8 @@ func New(maxConns int, reg prometheus.Registerer) *Limiter {
 		max:            max(maxConns, 1),
 		sendTimeout:    SendTimeout,
 		writeAllowance: WriteAllowance,
+		unreadGrace:    UnreadGrace,
+		pendingWait:    PendingWait,
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dasha_exporter_http_connections_closed_total",
 			Help: "HTTP connections the exporter closed, by reason: max_connections (closed to make room for a new one at --web.max-connections), " +
@@ -174,7 +208,9 @@ type conn struct {
 	net.Conn
 	limiter *Limiter
 
-	read atomic.Bool // bytes have come since it was accepted or last answered
+	read     atomic.Bool // bytes have come since it was accepted or last answered
+	reading  atomic.Bool // the server waits in Read for bytes
+	accepted time.Time
 
 	// Guarded by limiter.mu.
 	elem      *list.Element // in limiter.closable, or nil
@@ -185,7 +221,9 @@ type conn struct {
 }
 
 func (c *conn) Read(p []byte) (int, error) {
+	c.reading.Store(true)
 	n, err := c.Conn.Read(p)
+	c.reading.Store(false)
 	if n > 0 && !c.read.Load() {
 		c.read.Store(true)
 	}
@@ -207,6 +245,17 @@ func (c *conn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return nil
+}
+
+// drained reports whether closing c loses nothing the server has taken
+// in: it is idle after an answer, or the server waits for the rest of a
+// half-sent request. A request just read, before net/http marks it
+// active, is not drained.
+func (c *conn) drained() bool {
+	if c.read.Load() {
+		return c.reading.Load()
+	}
+	return c.wasIdle
 }
 
 func (c *conn) phase() string {
@@ -256,9 +305,9 @@ func (ln *listener) Close() error {
 	return ln.Listener.Close()
 }
 
-// admit counts nc as open, first closing the longest closable connection
-// when the limit is reached, or, when every connection is being answered,
-// waiting until one is not or the listener closes.
+// admit counts nc as open, first closing a closable connection (see
+// popVictimLocked) when the limit is reached, or, when every connection is
+// being answered, waiting until one is not or the listener closes.
 func (l *Limiter) admit(nc net.Conn, ln *listener) (*conn, error) {
 	var evicted []*conn
 	defer func() {
@@ -272,23 +321,32 @@ func (l *Limiter) admit(nc net.Conn, ln *listener) (*conn, error) {
 		if ln.closed {
 			return nil, net.ErrClosed
 		}
-		if old := l.popOldestLocked(); old != nil {
+		old, wait := l.popVictimLocked(time.Now())
+		if old != nil {
 			l.closed.WithLabelValues(reasonMaxConnections).Inc()
 			evicted = append(evicted, old)
 			continue
 		}
+		if wait > 0 {
+			// None may be closed yet: let the server read
+			// or answer them (see popVictimLocked).
+			l.mu.Unlock()
+			time.Sleep(min(wait, time.Millisecond))
+			l.mu.Lock()
+			continue
+		}
 		l.room.Wait()
 	}
-	c := &conn{Conn: nc, limiter: l}
+	c := &conn{Conn: nc, limiter: l, accepted: time.Now()}
 	l.open++
 	c.elem = l.closable.PushBack(c)
 	return c, nil
 }
 
-// closeOldest closes the longest closable connection, if there is one.
+// closeOldest closes a closable connection, if there is one.
 func (l *Limiter) closeOldest(reason string) bool {
 	l.mu.Lock()
-	old := l.popOldestLocked()
+	old, _ := l.popVictimLocked(time.Time{})
 	l.mu.Unlock()
 	if old == nil {
 		return false
@@ -298,16 +356,65 @@ func (l *Limiter) closeOldest(reason string) bool {
 	return true
 }
 
-// popOldestLocked takes the longest closable connection off the books;
-// the caller closes it.
-func (l *Limiter) popOldestLocked() *conn {
-	e := l.closable.Front()
-	if e == nil {
-		return nil
+// popVictimLocked takes the connection to close for room off the books;
+// the caller closes it. By preference, nothing a client sent is lost:
+//
+//  1. the longest closable drained connection: idle after an answer,
+//     or half-sent with the server waiting for the rest;
+//  2. else the longest closable unread one that was accepted UnreadGrace
+//     before now and has sent nothing (or, off Linux, whatever it sent);
+//  3. else the longest unread one once UnreadGrace plus PendingWait
+//     old: its bytes wait for a server that is far behind.
+//
+// An idle kept-alive connection counts as drained even when its next request
+// has just arrived: a client that reuses a connection (Go's, Prometheus')
+// sends an idempotent request again on a new one when the old one closes
+// before any answer; a fresh connection's request is not retried, which is
+// what 2 and 3 protect. A zero now (out of file descriptors: accept must
+// free one now) takes the longest closable one at once after 1. Otherwise,
+// with no victim, it returns how long to wait before asking again (0:
+// none is closable). It walks the closable connections, at most the limit
+// a call (not measured alone; the runs in docs/performance.md include it).
+func (l *Limiter) popVictimLocked(now time.Time) (*conn, time.Duration) {
+	for e := l.closable.Front(); e != nil; e = e.Next() {
+		if c := e.Value.(*conn); c.drained() {
+			l.forgetLocked(c)
+			return c, 0
+		}
 	}
-	c := e.Value.(*conn)
-	l.forgetLocked(c)
-	return c
+	front := l.closable.Front()
+	if front == nil {
+		return nil, 0
+	}
+	if now.IsZero() {
+		c := front.Value.(*conn)
+		l.forgetLocked(c)
+		return c, 0
+	}
+	// The rest were never read (in the order accepted), or have just had
+	// a request read and are about to be answered: those are skipped.
+	var oldest *conn
+	for e := front; e != nil; e = e.Next() {
+		c := e.Value.(*conn)
+		if c.read.Load() || c.wasIdle {
+			continue
+		}
+		if now.Sub(c.accepted) < l.unreadGrace {
+			break
+		}
+		if n, ok := pendingBytes(c.Conn); !ok || n == 0 {
+			l.forgetLocked(c)
+			return c, 0
+		}
+		if oldest == nil {
+			oldest = c
+		}
+	}
+	if oldest != nil && now.Sub(oldest.accepted) >= l.unreadGrace+l.pendingWait {
+		l.forgetLocked(oldest)
+		return oldest, 0
+	}
+	return nil, time.Millisecond
 }
 
 func (l *Limiter) forget(c *conn) {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -198,8 +200,12 @@ func (ts *testServer) youngestClosableIs(c *client) bool {
 func TestTheLongestIdleIsClosedAtTheLimit(t *testing.T) {
 	ts := start(t, 2, nil)
 	a, b := ts.dial(), ts.dial()
+	// net/http marks a connection idle just after the client has its
+	// answer: wait for each, so that a's second answer is the last.
 	a.get("/ok")
+	ts.waitFor("a idle", func(p map[string]float64) bool { return p["idle"] == 1 })
 	b.get("/ok")
+	ts.waitFor("b idle last", func(p map[string]float64) bool { return p["idle"] == 2 && ts.youngestClosableIs(b) })
 	a.get("/ok") // a was accepted first but answered last
 	ts.waitFor("a idle last", func(p map[string]float64) bool { return p["idle"] == 2 && ts.youngestClosableIs(a) })
 
@@ -518,5 +524,193 @@ func TestReadTimeoutDoesNotCancelALongAnswer(t *testing.T) {
 	}
 	if <-canceled {
 		t.Error("the answer's context was canceled by ReadTimeout")
+	}
+}
+
+// pipeListener hands out one end of a net.Pipe per Accept and keeps the
+// other end as the client's.
+type pipeListener struct {
+	net.Listener
+	clients chan net.Conn
+}
+
+func (p *pipeListener) Accept() (net.Conn, error) {
+	server, client := net.Pipe()
+	p.clients <- client
+	return server, nil
+}
+
+func (p *pipeListener) Close() error { return nil }
+
+// acceptOne accepts the next connection and returns the server's end (as
+// the Limiter wraps it) and the client's.
+func acceptOne(t *testing.T, ln net.Listener, p *pipeListener) (server, client net.Conn) {
+	t.Helper()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client = <-p.clients
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+// serverRead makes the server read what the client sends and wait for
+// more, as its goroutine does with a half-sent request once it runs.
+func serverRead(t *testing.T, server, client net.Conn, s string) {
+	t.Helper()
+	go io.WriteString(client, s)
+	if _, err := io.ReadFull(server, make([]byte, len(s))); err != nil {
+		t.Fatal(err)
+	}
+	c := server.(*conn)
+	go c.Read(make([]byte, 1))
+	for !c.reading.Load() && !closedForRoom(c) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func closedForRoom(c *conn) bool {
+	c.limiter.mu.Lock()
+	defer c.limiter.mu.Unlock()
+	return c.gone
+}
+
+func closedByLimiter(client net.Conn) bool {
+	client.SetReadDeadline(time.Now().Add(time.Second))
+	_, err := client.Read(make([]byte, 1))
+	return err == io.EOF
+}
+
+// In a burst the accept loop runs ahead of the connections' goroutines: a
+// connection whose whole request waits to be read can become the longest
+// closable one before the server reads it. One whose half-sent request the
+// server has read and waits to complete is closed for room first, though
+// it became closable later.
+func TestAnUnreadConnectionIsClosedAfterOneTheServerHasRead(t *testing.T) {
+	lim := New(2, prometheus.NewRegistry())
+	lim.unreadGrace = time.Hour
+	p := &pipeListener{clients: make(chan net.Conn, 1)}
+	ln := lim.Listener(p)
+	_, waiting := acceptOne(t, ln, p) // its request is sent but not read yet
+	half, halfClient := acceptOne(t, ln, p)
+	serverRead(t, half, halfClient, "GET /metrics HTTP/1.1\r\n")
+
+	acceptOne(t, ln, p)
+	if !closedByLimiter(halfClient) {
+		t.Error("the half-sent connection the server had read was not closed for room")
+	}
+	waiting.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := waiting.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the connection whose request was not read yet was closed: %v", err)
+	}
+}
+
+// When every closable connection is unread, the one accepted first is
+// closed only once the server had unreadGrace to read it; a read makes
+// it closable at once.
+func TestAYoungUnreadConnectionIsGivenTimeToBeRead(t *testing.T) {
+	lim := New(1, prometheus.NewRegistry())
+	lim.unreadGrace = time.Hour
+	p := &pipeListener{clients: make(chan net.Conn, 1)}
+	ln := lim.Listener(p)
+	first, firstClient := acceptOne(t, ln, p)
+
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+		accepted <- err
+	}()
+	secondClient := <-p.clients
+	defer secondClient.Close()
+	select {
+	case err := <-accepted:
+		t.Fatalf("the second connection was admitted (%v) before the first, unread, had its grace", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	serverRead(t, first, firstClient, "GET /metrics HTTP/1.1\r\n")
+	if err := <-accepted; err != nil {
+		t.Fatal(err)
+	}
+	if !closedByLimiter(firstClient) {
+		t.Error("the first connection, read by the server, was not closed for room")
+	}
+}
+
+// Past its grace, an unread connection that has sent nothing is closed for
+// room before one whose request waits in the kernel for a server that is
+// behind (Linux only: elsewhere the kernel is not asked).
+func TestAnUnreadRequestOutlivesAnUnreadSilence(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("pending bytes are known on Linux only")
+	}
+	lim := New(2, prometheus.NewRegistry())
+	lim.unreadGrace, lim.pendingWait = 0, time.Hour
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := lim.Listener(tcp)
+	defer ln.Close()
+	dialAccept := func() (server, client net.Conn) {
+		client, err := net.Dial("tcp", tcp.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err = ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { server.Close(); client.Close() })
+		return server, client
+	}
+	waiting, waitingClient := dialAccept()
+	io.WriteString(waitingClient, request("/-/healthy"))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if n, _ := pendingBytes(waiting.(*conn).Conn); n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request did not arrive")
+		}
+	}
+	_, silentClient := dialAccept()
+
+	dialAccept()
+	if !closedByLimiter(silentClient) {
+		t.Error("the connection that sent nothing was not closed for room")
+	}
+	buf := make([]byte, 64)
+	n, err := waiting.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "GET /-/healthy") {
+		t.Errorf("the request waiting to be read was lost: %q, %v", buf[:n], err)
+	}
+}
+
+// A request just read, before net/http marks it answered, is not closed
+// for room (out of file descriptors either) while an idle connection is
+// there, though the idle one became closable later.
+func TestARequestJustReadIsNotClosedForRoom(t *testing.T) {
+	lim := New(2, prometheus.NewRegistry())
+	lim.unreadGrace = time.Hour
+	p := &pipeListener{clients: make(chan net.Conn, 1)}
+	ln := lim.Listener(p)
+	justRead, justReadClient := acceptOne(t, ln, p)
+	go io.WriteString(justReadClient, request("/ok"))
+	if _, err := io.ReadFull(justRead, make([]byte, len(request("/ok")))); err != nil {
+		t.Fatal(err)
+	}
+	idle, idleClient := acceptOne(t, ln, p)
+	lim.setAnswering(idle.(*conn), true)
+	lim.setAnswering(idle.(*conn), false)
+
+	if !lim.closeOldest(reasonOpenFiles) || !closedByLimiter(idleClient) {
+		t.Error("the idle connection was not closed for a file descriptor")
+	}
+	if closedForRoom(justRead.(*conn)) {
+		t.Error("the connection whose request was just read was closed")
 	}
 }
