@@ -38,6 +38,7 @@ type config struct {
 	logLevel      string
 	logFormat     string
 	web           *web.FlagConfig
+	maxConns      int  // --web.max-connections
 	enableReload  bool // --web.enable-reload: serve /-/reload
 
 	configFile  string   // --config.file: several accounts (see accounts/)
@@ -151,6 +152,7 @@ func newApp(c *config, stderr io.Writer) (*kingpin.Application, *string) {
 	app.Flag("config.check", "Validate --config.file and exit: 0 if it is good, 1 with the error otherwise.").BoolVar(&c.configCheck)
 	app.Flag("web.enable-reload", "Serve POST /-/reload (requests from another site's page are refused); --no-web.enable-reload turns it off. SIGHUP reloads either way.").Default("true").BoolVar(&c.enableReload)
 	c.web = kingpinflag.AddFlags(app, ":9612")
+	app.Flag("web.max-connections", "Maximum number of simultaneous connections; at the limit, the longest idle or half-sent one is closed to make room, never a request being answered.").Default("512").SetValue((*wholeNumber)(&c.maxConns))
 	app.GetFlag("dasha.api-key-file").PlaceHolder("FILE") // not DASHA.API-KEY-FILE in --help
 	return app, rawURL
 }
@@ -235,10 +237,12 @@ func (c *config) validate(rawURL, envKey string) error {
 		c.url = u
 	}
 	switch {
+	case c.maxConns < 1:
+		return fmt.Errorf("--web.max-connections %d must be at least 1", c.maxConns)
 	case c.telemetryPath == "" || c.telemetryPath[0] != '/':
 		return fmt.Errorf("--web.telemetry-path %q must start with /", c.telemetryPath)
-	case c.telemetryPath == "/" || c.telemetryPath == "/-/healthy" || c.telemetryPath == "/-/ready" || c.telemetryPath == "/probe" || c.telemetryPath == "/-/reload":
-		return fmt.Errorf("--web.telemetry-path %q would hide the landing page or a health endpoint", c.telemetryPath)
+	case c.telemetryPath == "/" || c.telemetryPath == "/-/healthy" || c.telemetryPath == "/-/ready" || c.telemetryPath == "/probe" || c.telemetryPath == "/-/reload" || c.telemetryPath == "/config":
+		return fmt.Errorf("--web.telemetry-path %q would hide the landing page or another endpoint", c.telemetryPath)
 	}
 	if f := *c.web.WebConfigFile; f != "" {
 		if err := web.Validate(f); err != nil {

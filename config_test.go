@@ -26,11 +26,21 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 	if c.url.String() != "https://blackbox.dasha.ai" || c.apiKey != "sk-abc" || c.pageSize != 1000 || c.concurrency != 4 ||
 		c.timeout != 10*time.Second || c.timeoutOffset != 500*time.Millisecond || c.cacheTTL != 0 ||
-		c.telemetryPath != "/metrics" || (*c.web.WebListenAddresses)[0] != ":9612" {
+		c.telemetryPath != "/metrics" || (*c.web.WebListenAddresses)[0] != ":9612" || c.maxConns != 512 {
 		t.Errorf("defaults: %+v", c)
 	}
 	if strings.Join(c.collector.States, ",") != "Registered,Registering,Failed,Disabled" || strings.Join(c.collector.HealthyStates, ",") != "Registered" {
 		t.Errorf("states: %v healthy: %v", c.collector.States, c.collector.HealthyStates)
+	}
+}
+
+func TestParseConfigMaxConnections(t *testing.T) {
+	c, err := parseConfig([]string{"--demo", "--web.max-connections=64"}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.maxConns != 64 {
+		t.Errorf("--web.max-connections=64 gave %d", c.maxConns)
 	}
 }
 
@@ -103,6 +113,10 @@ func TestParseConfigRejectsBadInput(t *testing.T) {
 		{[]string{"--demo", "--web.config.file", filepath.Join(dir, "missing.yml")}, nil, "--web.config.file"},
 		{[]string{"--demo", "--web.config.file", badWebConfig}, nil, "--web.config.file"},
 		{[]string{"--no-such-flag"}, nil, "unknown long flag"},
+		{[]string{"--demo", "--web.max-connections=0"}, nil, "--web.max-connections 0 must be at least 1"},
+		{[]string{"--demo", "--web.max-connections=-5"}, nil, "--web.max-connections -5 must be at least 1"},
+		{[]string{"--demo", "--web.max-connections=1.5"}, nil, `--web.max-connections: "1.5" is not a whole number`},
+		{[]string{"--demo", "--web.max-connections=many"}, nil, `--web.max-connections: "many" is not a whole number`},
 	} {
 		_, err := parseConfig(tc.args, env(tc.env), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -22,11 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
 	"github.com/dasha-exporter/dasha_exporter/collector"
+	"github.com/dasha-exporter/dasha_exporter/internal/connlimit"
 	"github.com/dasha-exporter/dasha_exporter/internal/fakeapi"
 	"github.com/dasha-exporter/dasha_exporter/landing"
 )
@@ -73,6 +73,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		{Address: cfg.telemetryPath, Text: "Metrics"},
 		{Address: "/-/healthy", Text: "Health"},
 		{Address: "/-/ready", Text: "Readiness"},
+		{Address: "/config", Text: "Configuration"},
 	}
 	mux.Handle("/", landing.New(landing.Options{
 		Name:        "Dasha exporter",
@@ -87,9 +88,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	logger.Info("starting dasha_exporter", "version", version.Info(), "build_context", version.BuildContext())
 	logAccounts(registry, cfg, logger)
 
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: mux}
+	limiter := connlimit.New(cfg.maxConns, reg)
+	srv := limiter.Server(mux)
 	context.AfterFunc(ctx, stop) // a second signal ends the process at once
-	return serve(ctx, srv, func() error { return web.ListenAndServe(srv, cfg.web, logger) }, shutdownGrace, logger)
+	return serve(ctx, srv, func() error { return limiter.ListenAndServe(srv, cfg.web, logger) }, shutdownGrace, logger)
 }
 
 // shutdownGrace bounds how long a shutdown waits for the scrapes in

@@ -76,6 +76,7 @@ func routes(cfg *config, registry *accounts.Registry, reg *prometheus.Registry, 
 		mux.Handle(cfg.telemetryPath, registry.Get(accounts.FlagsAccount).Handler(reg))
 	}
 	mux.Handle("/probe", registry.ProbeHandler())
+	mux.Handle("/config", registry.ConfigHandler(cfg.demo))
 	if cfg.enableReload {
 		mux.Handle("/-/reload", registry.ReloadHandler())
 	}

@@ -117,8 +117,13 @@ func (a *Account) closeIdle() { a.http.CloseIdleConnections() }
 func (a *Account) Last() collector.Record { return a.exporter.Last() }
 
 // KeyProblem says why no key can be had, or is nil. The reason names the
-// key's source under the contract's rule, never the key.
+// key's source under the contract's rule, never the key. A key file
+// answers from its last look (every listing looks again): a page view
+// never touches the file.
 func (a *Account) KeyProblem() error {
+	if p, ok := a.keys.(interface{ Problem() error }); ok {
+		return p.Problem()
+	}
 	_, err := a.keys.Key()
 	return err
 }

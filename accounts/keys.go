@@ -100,13 +100,26 @@ type namedKeyFile struct {
 func (f *namedKeyFile) Key() (string, error) {
 	key, err := f.file.Key()
 	if err != nil {
-		var kfe *client.KeyFileError
-		if errors.As(err, &kfe) {
-			err = kfe.Err // "API key file: " is said better by the name
-		}
-		return "", fmt.Errorf("%s: %w", f.name(), err)
+		return "", f.named(err)
 	}
 	return key, nil
+}
+
+// Problem is the outcome of the last Key call, named as Key names it,
+// without looking at the file: the landing page asks on every view.
+func (f *namedKeyFile) Problem() error {
+	if err := f.file.Problem(); err != nil {
+		return f.named(err)
+	}
+	return nil
+}
+
+func (f *namedKeyFile) named(err error) error {
+	var kfe *client.KeyFileError
+	if errors.As(err, &kfe) {
+		err = kfe.Err // "API key file: " is said better by the name
+	}
+	return fmt.Errorf("%s: %w", f.name(), err)
 }
 
 // isLoopback reports whether host is this machine.

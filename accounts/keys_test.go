@@ -103,3 +103,28 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyProblemDoesNotTouchTheFile: the landing page asks every account
+// for its key problem on each view; a key file answers from its last look,
+// so a page view never stats or reads it (at 10,000 accounts that would be
+// 10,000 file system calls a view).
+func TestKeyProblemDoesNotTouchTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(path, []byte("k1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Settings{Name: "a", KeyFile: path}
+	keys, problem := keySource(&s, nil, FileNames)
+	if problem != nil {
+		t.Fatal(problem)
+	}
+	a := &Account{Settings: s, keys: keys}
+	os.Remove(path)
+	if err := a.KeyProblem(); err != nil {
+		t.Errorf("KeyProblem looked at the file again: %v", err)
+	}
+	keys.Key() // a listing looks again
+	if err := a.KeyProblem(); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("after a listing found the file gone: %v, want no such file", err)
+	}
+}

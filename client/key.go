@@ -51,7 +51,6 @@ type KeyFile struct {
 	// read (which cannot block on a FIFO, but may be slow on a network
 	// file system) happens before it is taken.
 	mu       sync.Mutex
-	tried    bool              // Key was called
 	last     error             // the outcome of the last Key call
 	haveRead bool              // ver, key and keyErr describe a read
 	ver      smallfile.Version // the version last read

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/dasha-exporter/dasha_exporter/client"
+	"github.com/dasha-exporter/dasha_exporter/internal/connlimit"
 )
 
 // scrapeTimeoutHeader is how Prometheus tells a target its scrape timeout.
@@ -73,6 +74,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.listingTimeout(r))
 	defer cancel()
+	deadline, _ := ctx.Deadline()
+	w = connlimit.WriteBy(w, deadline) // a reader that stops reading lets go of its answer
 	// The answer holds the listing's rendering from before it asks for the
 	// listing (an answer waiting may share it) to its last byte.
 	ans := h.opts.Exporter.renders.begin()

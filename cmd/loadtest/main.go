@@ -18,6 +18,13 @@
 // build before a change and one after). -ids random gives every number
 // random uuids, as a real fleet has (they compress as a real fleet does).
 //
+// With -mode slow-readers or -mode idle (one fleet size in -numbers) it
+// measures instead what stalled readers and held connections cost the
+// exporter, and whether health, readiness and scrapes still answer:
+//
+//	go run ./cmd/loadtest -mode slow-readers -numbers 20000 -conns 40 -stall 5s
+//	go run ./cmd/loadtest -mode idle -numbers 20000 -conns 3000 -held mix -hold 20s
+//
 // It runs on Linux only (it reads /proc).
 package main
 
@@ -61,12 +68,31 @@ func main() {
 		concurrency = flag.Int("concurrency", 4, "--dasha.concurrency")
 		extraArgs   = flag.String("args", "", "extra exporter flags, space separated")
 		env         = flag.String("env", "", "extra exporter environment, e.g. GOGC=50, comma separated")
+		conns       = flag.Int("conns", 40, "slow-readers and idle: connections")
+		stall       = flag.Duration("stall", 5*time.Second, "slow-readers: how long each reader reads nothing once its answer began")
+		readFor     = flag.Duration("read-for", 20*time.Second, "slow-readers: how long each reader may then take to read its answer")
+		rcvbuf      = flag.Int("rcvbuf", 4096, "slow-readers: each reader's receive buffer (0: the kernel's)")
+		hold        = flag.Duration("hold", 20*time.Second, "idle: how long the connections are held after their answers")
+		held        = flag.String("held", "mix", "idle: idle (after one request), half (a half-sent request) or mix")
+		nofile      = flag.Int("nofile", 0, "slow-readers and idle: the exporter's open-files limit (0: inherited)")
 	)
-	flag.StringVar(&opts.mode, "mode", "sequential", "sequential (one scrape after another), ha (a scrape and its HA partner from the cache, against one scrape) or concurrent (-concurrent scrapes at once, against one scrape)")
+	flag.StringVar(&opts.mode, "mode", "sequential", "sequential (one scrape after another), ha (a scrape and its HA partner from the cache, against one scrape), concurrent (-concurrent scrapes at once, against one scrape), slow-readers (-conns readers that stall) or idle (-conns held connections)")
 	flag.DurationVar(&opts.cacheTTL, "cache-ttl", 2*time.Second, "-mode ha: --dasha.cache-ttl; rounds wait this long for the cache to expire")
 	flag.IntVar(&opts.concurrent, "concurrent", 20, "-mode concurrent: scrapes at once")
 	flag.StringVar(&opts.ids, "ids", "sequential", "number ids: sequential, or random uuids as a real fleet has")
 	flag.Parse()
+	if opts.mode == "slow-readers" || opts.mode == "idle" {
+		n, err := strconv.Atoi(*numbers)
+		if err == nil {
+			err = runConnections(opts.mode, connOptions{binary: *binary, repo: *repo, extraArgs: *extraArgs, env: *env,
+				numbers: n, conns: *conns, stall: *stall, readFor: *readFor, rcvbuf: *rcvbuf, hold: *hold, held: *held, nofile: *nofile})
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*numbers, *scrapes, *latency, *binary, *repo, *concurrency, *extraArgs, *env); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
