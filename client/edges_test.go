@@ -1,0 +1,50 @@
+package client
+
+import (
+	"testing"
+	"time"
+)
+
+// Ids that encoding/json would merge are told apart whatever spells the
+// lone surrogate: lower-case hex only, or right after a literal "\u" (an
+// escaped backslash, then u), where the scan for escapes resumes.
+func TestLoneSurrogatesStayDistinctInEverySpelling(t *testing.T) {
+	for name, ids := range map[string][2]string{
+		"lower-case hex only":       {`num-\ud800`, `num-\udbff`},
+		"right after a literal \\u": {`a\\u\ud800`, `a\\u\udbff`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, _ := rawPages(func(int) string {
+				return `{"items":[{"id":"` + ids[0] + `","registration":true,"registrationStatus":{"state":"Registered"}},` +
+					`{"id":"` + ids[1] + `","registration":true,"registrationStatus":{"state":"Failed"}}],"totalCount":2}`
+			})
+			c, _, _ := newTestClient(t, h, nil)
+			l, err := c.List(listCtx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Len() != 2 || l.At(0).ID != ids[0] || l.At(1).ID != ids[1] {
+				t.Errorf("%d numbers, first id %q; want %q and %q", l.Len(), l.At(0).ID, ids[0], ids[1])
+			}
+		})
+	}
+}
+
+// A listing gives back every time as it was sent; only the zero time
+// stands for null. Times within the first second of year 1 are not null.
+func TestListingKeepsTimesNearTheZeroTime(t *testing.T) {
+	for _, at := range []time.Time{
+		{},
+		time.Date(1, 1, 1, 0, 0, 0, 500, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC),
+		time.Date(2026, 12, 1, 12, 0, 0, 123456789, time.UTC),
+	} {
+		l := NewListing([]PhoneNumber{{ID: "n", CreatedTime: Time{at}, RegistrationStatus: &RegistrationStatus{LastUpdated: Time{at}, ExpiresAt: Time{at}}}})
+		n := l.At(0)
+		for field, got := range map[string]Time{"createdTime": n.CreatedTime, "lastUpdated": n.RegistrationStatus.LastUpdated, "expiresAt": n.RegistrationStatus.ExpiresAt} {
+			if !got.Equal(at) || got.IsZero() != at.IsZero() {
+				t.Errorf("%s %v came back as %v", field, at, got.Time)
+			}
+		}
+	}
+}
