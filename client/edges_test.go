@@ -6,25 +6,27 @@ import (
 )
 
 // Ids that encoding/json would merge are told apart whatever spells the
-// lone surrogate: lower-case hex only, or right after a literal "\u" (an
+// lone surrogate: hex in lower or upper case, a second digit of 8 (the
+// first of the high surrogates), or right after a literal "\u" (an
 // escaped backslash, then u), where the scan for escapes resumes.
 func TestLoneSurrogatesStayDistinctInEverySpelling(t *testing.T) {
-	for name, ids := range map[string][2]string{
-		"lower-case hex only":       {`num-\ud800`, `num-\udbff`},
-		"right after a literal \\u": {`a\\u\ud800`, `a\\u\udbff`},
+	for name, tc := range map[string]struct{ ids, want [2]string }{
+		"lower-case hex":            {[2]string{`num-\ud800`, `num-\ud801`}, [2]string{`num-\ud800`, `num-\ud801`}},
+		"upper-case hex":            {[2]string{`num-\uD800`, `num-\uD8FF`}, [2]string{`num-\ud800`, `num-\ud8ff`}},
+		"right after a literal \\u": {[2]string{`a\\u\ud800`, `a\\u\udbff`}, [2]string{`a\\u\ud800`, `a\\u\udbff`}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h, _ := rawPages(func(int) string {
-				return `{"items":[{"id":"` + ids[0] + `","registration":true,"registrationStatus":{"state":"Registered"}},` +
-					`{"id":"` + ids[1] + `","registration":true,"registrationStatus":{"state":"Failed"}}],"totalCount":2}`
+				return `{"items":[{"id":"` + tc.ids[0] + `","registration":true,"registrationStatus":{"state":"Registered"}},` +
+					`{"id":"` + tc.ids[1] + `","registration":true,"registrationStatus":{"state":"Failed"}}],"totalCount":2}`
 			})
 			c, _, _ := newTestClient(t, h, nil)
 			l, err := c.List(listCtx(t))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if l.Len() != 2 || l.At(0).ID != ids[0] || l.At(1).ID != ids[1] {
-				t.Errorf("%d numbers, first id %q; want %q and %q", l.Len(), l.At(0).ID, ids[0], ids[1])
+			if l.Len() != 2 || l.At(0).ID != tc.want[0] || l.At(1).ID != tc.want[1] {
+				t.Errorf("%d numbers, first id %q; want %q", l.Len(), l.At(0).ID, tc.want)
 			}
 		})
 	}
