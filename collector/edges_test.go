@@ -132,3 +132,32 @@ func TestWriteErrorLoggedAtDebug(t *testing.T) {
 		})
 	}
 }
+
+// A dropped family's warning names only what reads it: no empty list of
+// alerts for a family only panels read, nor of panels.
+func TestFamilyUseNamesOnlyWhatReadsIt(t *testing.T) {
+	uses := Options{MetricDenylist: []string{"dasha_sip_registration_state"}}.DroppedInUse()
+	if len(uses) != 1 {
+		t.Fatalf("%d uses, want the state family's", len(uses))
+	}
+	if got := uses[0].String(); strings.Contains(got, "alerts") || !strings.Contains(got, `the dashboard panels "Numbers by registration state"`) {
+		t.Errorf("%q", got)
+	}
+	alertsOnly := FamilyUse{Family: "f", Alerts: []string{"A", "B"}}
+	if got, want := alertsOnly.String(), "f is dropped, but the alerts A, B read it: they may stay silent or empty"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+}
+
+// Two options that exclude each other are named together, one option
+// alone with a colon.
+func TestOptionErrorNamesBothOptions(t *testing.T) {
+	both := &OptionError{Option: "metric_allowlist", Other: "metric_denylist", Msg: "are both set"}
+	if got := both.Error(); got != "metric_allowlist and metric_denylist are both set" {
+		t.Errorf("%q", got)
+	}
+	one := &OptionError{Option: "states", Msg: "is empty"}
+	if got := one.Error(); got != "states: is empty" {
+		t.Errorf("%q", got)
+	}
+}
