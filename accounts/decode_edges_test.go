@@ -1,0 +1,42 @@
+package accounts
+
+import (
+	"slices"
+	"testing"
+)
+
+// YAML anchors and aliases are followed wherever a value may stand: an
+// account's whole settings, a nested mapping, a list and a single value.
+func TestParseFollowsAliases(t *testing.T) {
+	in := `accounts:
+  first: &common
+    platform: us
+    api_key_env: ACME_KEY
+    registration:
+      states: &states [Registered, Failed]
+      healthy_states: [Registered]
+    phone_number: &phone "+14155550100"
+  second: *common
+  third:
+    url: https://dasha.example.com
+    api_key_env: OTHER_KEY
+    registration:
+      states: *states
+    phone_number: *phone
+`
+	got, err := Parse([]byte(in), "", testDefaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d accounts, want 3", len(got))
+	}
+	for _, s := range got {
+		if s.Filters.PhoneNumber != "+14155550100" || !slices.Equal(s.Collector.States, []string{"Registered", "Failed"}) {
+			t.Errorf("account %s: phone_number %q, states %v", s.Name, s.Filters.PhoneNumber, s.Collector.States)
+		}
+	}
+	if got[1].URL != Platforms["us"] || got[1].KeyEnv != "ACME_KEY" {
+		t.Errorf("the alias of the first account's settings gave %+v", got[1])
+	}
+}
