@@ -242,6 +242,9 @@ func TestAnswerCutShortGivesBackWhatItDidNotWrite(t *testing.T) {
 			if n, kept := rs.heldBytes(); n != 0 || kept != 0 {
 				t.Errorf("%d bytes of %d renderings kept after both answers", n, kept)
 			}
+			if got := testutil.ToFloat64(gaugeOf(stats)); got != 0 {
+				t.Errorf("dasha_exporter_renderings_bytes %v after both answers", got)
+			}
 		})
 	}
 }
