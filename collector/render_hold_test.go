@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bufio"
 	"io"
 	"testing"
 	"testing/synctest"
@@ -247,4 +248,45 @@ func TestAnswerCutShortGivesBackWhatItDidNotWrite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An answer that needs a family another answer is rendering waits for
+// that rendering and copies it: a family is never rendered twice at once.
+func TestAnswerWaitsForAFamilyBeingRendered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		at := time.Now()
+		l := holdListing(t, at)
+		rs := &renderings{stats: NewRenderStats()}
+		first, second := rs.begin(), rs.begin()
+		first.attach(holdScrape(l, at))
+		second.attach(holdScrape(l, at))
+		defer first.close()
+		defer second.close()
+
+		release := make(chan struct{})
+		var firstSeg, secondSeg *segment
+		go func() {
+			firstSeg = first.acquire(0, func(w *bufio.Writer) error {
+				<-release // still rendering when the second answer asks
+				_, err := w.WriteString("family 0\n")
+				return err
+			})
+		}()
+		synctest.Wait()
+		renderedAgain := false
+		go func() {
+			secondSeg = second.acquire(0, func(w *bufio.Writer) error {
+				renderedAgain = true
+				return nil
+			})
+		}()
+		synctest.Wait()
+		close(release)
+		synctest.Wait()
+		if renderedAgain || firstSeg == nil || secondSeg != firstSeg {
+			t.Errorf("rendered again %v, same segment %v; want the second answer to wait and copy", renderedAgain, firstSeg != nil && secondSeg == firstSeg)
+		}
+		first.release(0)
+		second.release(0)
+	})
 }
