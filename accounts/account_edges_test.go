@@ -103,3 +103,25 @@ func TestDebugNotesOnlyWhatHappened(t *testing.T) {
 		}
 	}
 }
+
+// A key that stands in the account's own URL (a path segment: an API
+// gateway's, say) is redacted from the listing's log that debug shows: the
+// account redacts every line, not only the client's errors.
+func TestDebugRedactsTheKeyInTheURLPath(t *testing.T) {
+	const key = "path-secret-key-789"
+	api := newPlatform(t, key, 2)
+	gateway := httptest.NewServer(http.StripPrefix("/"+key, api))
+	t.Cleanup(gateway.Close)
+	f := newFixture(t, "accounts:\n  a:\n    url: "+gateway.URL+"/"+key+"\n    api_key_env: K\n", map[string]string{"K": key})
+	code, body := f.get("GET", "/probe?target=a&debug=true")
+	if code != http.StatusOK || !strings.Contains(body, "dasha_up 1") || !strings.Contains(body, "skip=0") {
+		t.Fatalf("debug %d:\n%s", code, body)
+	}
+	// Only the log is judged here: the header's "API <url>" names the
+	// account's URL as configured (see the report of this test's commit).
+	_, log, _ := strings.Cut(body, "Logs of the listing")
+	log, _, _ = strings.Cut(log, "Metrics that would have been returned")
+	if !strings.Contains(log, "[REDACTED]") || strings.Contains(log, key) {
+		t.Errorf("the listing's log shows the key:\n%s", log)
+	}
+}

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -38,5 +39,22 @@ func TestParseFollowsAliases(t *testing.T) {
 	}
 	if got[1].URL != Platforms["us"] || got[1].KeyEnv != "ACME_KEY" {
 		t.Errorf("the alias of the first account's settings gave %+v", got[1])
+	}
+}
+
+// An account name may be exactly maxNameLen characters long, not one more.
+func TestValidNameLengthBound(t *testing.T) {
+	if !ValidName(strings.Repeat("a", maxNameLen)) || ValidName(strings.Repeat("a", maxNameLen+1)) {
+		t.Errorf("names of %d and %d characters: want valid, not valid", maxNameLen, maxNameLen+1)
+	}
+}
+
+// Where names a platform with its URL, or the URL alone.
+func TestWhereNamesThePlatformOrTheURL(t *testing.T) {
+	if got := (&Settings{Platform: "us", URL: Platforms["us"]}).Where(); got != "us (https://blackbox.dasha.ai)" {
+		t.Errorf("%q", got)
+	}
+	if got := (&Settings{URL: "https://dasha.example.com"}).Where(); got != "https://dasha.example.com" {
+		t.Errorf("%q", got)
 	}
 }
