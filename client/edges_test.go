@@ -50,3 +50,22 @@ func TestListingKeepsTimesNearTheZeroTime(t *testing.T) {
 		}
 	}
 }
+
+// escapedID joins a surrogate pair at the edges of both ranges, and
+// keeps a low surrogate that comes first as an escape, never as part of a
+// pair.
+func TestEscapedIDSurrogateRangeEdges(t *testing.T) {
+	for lit, want := range map[string]string{
+		"\"\\ud800\\udc00\xff\"": "\U00010000" + `\xff`,
+		"\"\\udbff\\udfff\xff\"": "\U0010FFFF" + `\xff`,
+		`"\udc00\udc00"`:         `\udc00\udc00`,
+		`"\ud7ff\udc00"`:         "\ud7ff" + `\udc00`,
+		"\"\\ud800\\ue000\xff\"": `\ud800` + "\ue000" + `\xff`,
+		`"\ud800x"`:              `\ud800x`,
+		"\"\\ue000\xff\"":        "\ue000" + `\xff`,
+	} {
+		if got, lossy := escapedID([]byte(lit)); got != want || !lossy {
+			t.Errorf("escapedID(%s) = %q, %v; want %q, true", lit, got, lossy, want)
+		}
+	}
+}
