@@ -3,6 +3,7 @@ package accounts
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -30,5 +31,35 @@ func TestEffectiveYAMLMakesRelativePathsAbsolute(t *testing.T) {
 	}
 	if strings.Contains(out, "metrics:") {
 		t.Errorf("a metrics: section for an account without a selection:\n%s", out)
+	}
+}
+
+// A nested mapping whose fields are all left out is written {}, so that
+// it reads back as an empty mapping, not as null.
+func TestEmptyNestedMappingIsWrittenAsBraces(t *testing.T) {
+	type inner struct {
+		B string `yaml:"b,omitempty"`
+	}
+	var e blockEmitter
+	err := e.mapping(reflect.ValueOf(struct {
+		A inner  `yaml:"a"`
+		C string `yaml:"c"`
+	}{C: "x"}), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.b.String(); got != "a: {}\nc: x\n" {
+		t.Errorf("%q", got)
+	}
+}
+
+// A value of exactly the bound is shown whole in a message, a longer one cut.
+func TestCutKeepsAValueOfExactlyTheBound(t *testing.T) {
+	s := strings.Repeat("x", 64)
+	if got := cut(s, 64); got != s {
+		t.Errorf("cut of 64 bytes at 64 = %q", got)
+	}
+	if got := cut(s+"y", 64); got != s+"..." {
+		t.Errorf("cut of 65 bytes at 64 = %q", got)
 	}
 }
