@@ -58,3 +58,23 @@ func TestWhereNamesThePlatformOrTheURL(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+// The second look at a syntax error never names a line before the one the
+// YAML library reported: a quoted value continued at an odd indentation is
+// valid, and the fault is the library's, further down.
+func TestSyntaxErrorKeepsTheLibrarysLaterLine(t *testing.T) {
+	in := "accounts:\n  a:\n    url: \"http://x\n   y\"\n    api_key_env: K\nbad: [\n"
+	_, err := Parse([]byte(in), "", testDefaults)
+	if err == nil || !strings.HasPrefix(err.Error(), "line 6: ") {
+		t.Errorf("error %v, want the library's line 6", err)
+	}
+}
+
+// Names and paths of letters only, up to z and Z, are written plain.
+func TestPlainScalarsUpToZ(t *testing.T) {
+	for _, s := range []string{"zz", "ZZ", "az/Z"} {
+		if got := plainOrQuoted(s); got != s {
+			t.Errorf("plainOrQuoted(%q) = %s", s, got)
+		}
+	}
+}
