@@ -78,3 +78,17 @@ func TestPlainScalarsUpToZ(t *testing.T) {
 		}
 	}
 }
+
+// Where the library names the same line as the second look, the second
+// look's words stand (they say what is wrong with the indentation); where
+// neither names a line, the library's words stand alone.
+func TestSyntaxErrorWordsAtTheSameLineAndAtNone(t *testing.T) {
+	for in, want := range map[string]string{
+		"accounts:\n  a:\n    platform: us\n      api_key_env: K\n": "line 4: this key is indented by 6 spaces under a line that opens no block",
+		"accounts:\n  a: \x01\n":                                    "control characters are not allowed",
+	} {
+		if _, err := Parse([]byte(in), "", testDefaults); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want %q...", in, err, want)
+		}
+	}
+}
