@@ -69,3 +69,19 @@ func TestEscapedIDSurrogateRangeEdges(t *testing.T) {
 		}
 	}
 }
+
+// At refuses an index past the end with its own message, not a runtime
+// error from deep inside a block.
+func TestListingAtPastTheEnd(t *testing.T) {
+	l := NewListing([]PhoneNumber{{ID: "a"}, {ID: "b"}})
+	for _, i := range []int{-1, l.Len()} {
+		func() {
+			defer func() {
+				if r := recover(); r != "client: Listing.At index out of range" {
+					t.Errorf("At(%d) panicked with %v", i, r)
+				}
+			}()
+			l.At(i)
+		}()
+	}
+}
