@@ -1,6 +1,8 @@
 package client
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -83,5 +85,21 @@ func TestListingAtPastTheEnd(t *testing.T) {
 			}()
 			l.At(i)
 		}()
+	}
+}
+
+// A listing's log that kept every line says nothing was cut; one that
+// dropped a line counts exactly its bytes.
+func TestListingLogCountsOnlyWhatItDropped(t *testing.T) {
+	l := NewListingLog(nil)
+	line := "level=DEBUG msg=\"API request\"\n"
+	l.Write([]byte(line))
+	if got := l.Text(); got != line {
+		t.Errorf("a short log reads %q", got)
+	}
+	big := strings.Repeat("x", MaxListingLog) + "\n"
+	l.Write([]byte(big))
+	if want := line + fmt.Sprintf("(the listing logged %d more bytes, beyond the %d kept)\n", len(big), MaxListingLog); l.Text() != want {
+		t.Errorf("a log over its bound reads %.200q, want %.200q", l.Text(), want)
 	}
 }
