@@ -125,3 +125,31 @@ func TestDebugRedactsTheKeyInTheURLPath(t *testing.T) {
 		t.Errorf("the listing's log shows the key:\n%s", log)
 	}
 }
+
+// Check refuses a broken file, reads keys through the Getenv it is given,
+// and warns about a key not to be had (naming the account), not about one
+// that is there.
+func TestCheckReadsKeysThroughGetenv(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yml")
+	broken := filepath.Join(dir, "broken.yml")
+	if err := os.WriteFile(good, []byte("accounts:\n  set:\n    platform: us\n    api_key_env: DASHA_TEST_SET\n  unset:\n    platform: us\n    api_key_env: DASHA_TEST_UNSET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, []byte("accounts: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		if k == "DASHA_TEST_SET" {
+			return "k"
+		}
+		return ""
+	}
+	warnings, err := Check(good, Options{Defaults: testDefaults, Getenv: getenv})
+	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], `account "unset"`) {
+		t.Errorf("Check = %q, %v; want one warning, for account unset", warnings, err)
+	}
+	if _, err := Check(broken, Options{Defaults: testDefaults, Getenv: getenv}); err == nil {
+		t.Error("Check passed a broken file")
+	}
+}
