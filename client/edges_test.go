@@ -103,3 +103,19 @@ func TestListingLogCountsOnlyWhatItDropped(t *testing.T) {
 		t.Errorf("a log over its bound reads %.200q, want %.200q", l.Text(), want)
 	}
 }
+
+// A key spelled with escapes is redacted wherever it stands: followed by
+// more text, and a text that ends part way into such a spelling is left
+// as it is.
+func TestRedactTextEscapedKeyAnywhere(t *testing.T) {
+	const key = "test+key-0123"
+	for in, want := range map[string]string{
+		`invalid key \u0074est\u002Bkey-0123 and more`: `invalid key [REDACTED] and more`,
+		`invalid key \u0074est\u002Bkey-0123`:          `invalid key [REDACTED]`,
+		`ends with \u0074es`:                           `ends with \u0074es`,
+	} {
+		if got := RedactText(in, key); got != want {
+			t.Errorf("RedactText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
