@@ -53,6 +53,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	logger.Info("starting dasha_exporter", "version", version.Info(), "build_context", version.BuildContext())
 	for _, w := range cfg.warnings {
 		logger.Warn(w)
 	}
@@ -84,9 +85,6 @@ func run(args []string, getenv func(string) string, stderr io.Writer) error {
 		Logger:      logger.With("component", "landing"),
 	}))
 	reloadOnSIGHUP(ctx, registry, logger)
-
-	logger.Info("starting dasha_exporter", "version", version.Info(), "build_context", version.BuildContext())
-	logAccounts(registry, cfg, logger)
 
 	limiter := connlimit.New(cfg.maxConns, reg)
 	srv := limiter.Server(mux)

@@ -76,6 +76,7 @@ func routes(cfg *config, registry *accounts.Registry, reg *prometheus.Registry, 
 		mux.Handle(cfg.telemetryPath, registry.Get(accounts.FlagsAccount).Handler(reg))
 	}
 	mux.Handle("/probe", registry.ProbeHandler())
+	mux.Handle("/logs", registry.LogsHandler())
 	mux.Handle("/config", registry.ConfigHandler(cfg.demo))
 	if cfg.enableReload {
 		mux.Handle("/-/reload", registry.ReloadHandler())
@@ -111,14 +112,6 @@ func reloadOnSIGHUP(ctx context.Context, registry *accounts.Registry, logger *sl
 			}
 		}
 	}()
-}
-
-// logAccounts logs, at start, what each account lists.
-func logAccounts(registry *accounts.Registry, cfg *config, logger *slog.Logger) {
-	for _, a := range registry.Accounts() {
-		s := &a.Settings
-		logger.Info("serving account", "account", s.Name, "api", s.Where(), "page_size", s.PageSize, "concurrency", s.Concurrency, "cache_ttl", s.CacheTTL, "demo", cfg.demo)
-	}
 }
 
 func accountOptions(cfg *config, getenv func(string) string, logger *slog.Logger) accounts.Options {

@@ -29,6 +29,7 @@ type Account struct {
 	metrics  *client.Metrics
 	log      *slog.Logger
 	http     *http.Client
+	journal  *collector.Journal // its recent listings, kept across a change of its settings
 }
 
 // newAccount builds an account. prev, if not nil, is the account of the
@@ -61,7 +62,7 @@ func newAccount(s Settings, keys client.KeySource, names Names, prev *Account, o
 	}
 	a := &Account{Settings: s, keys: keys, names: names, log: log, http: hc}
 	if prev != nil {
-		a.metrics = prev.metrics
+		a.metrics, a.journal = prev.metrics, prev.journal
 	} else if names.Named {
 		a.metrics = client.NewMetrics(nil, prometheus.Labels{"account": s.Name})
 	} else {
@@ -89,6 +90,10 @@ func newAccount(s Settings, keys client.KeySource, names Names, prev *Account, o
 		return nil, err
 	}
 	a.exporter.KeepRenderingsFor(s.CacheTTL) // an HA partner may reuse the cached listing's rendering
+	if a.journal == nil && opts.History != nil {
+		a.journal = opts.History.Journal()
+	}
+	a.exporter.KeepHistoryIn(a.journal)
 	a.probe = a.Handler(nil)
 	return a, nil
 }
@@ -115,6 +120,9 @@ func (a *Account) closeIdle() { a.http.CloseIdleConnections() }
 
 // Last is the record of the account's last listing, for the landing page.
 func (a *Account) Last() collector.Record { return a.exporter.Last() }
+
+// Recent returns the account's stored listings, newest first.
+func (a *Account) Recent() []collector.Past { return a.journal.Recent() }
 
 // KeyProblem says why no key can be had, or is nil. The reason names the
 // key's source under the contract's rule, never the key. A key file

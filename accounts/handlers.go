@@ -45,20 +45,9 @@ func probeParams(rawQuery string) (name string, debug bool, reason string) {
 	if err != nil {
 		return "", false, fmt.Sprintf("Malformed query string: %v.", err)
 	}
-	targets := q["target"]
-	switch {
-	case len(targets) == 0 || targets[0] == "":
-		return "", false, "Missing target: ask for /probe?target=<account>, an account name from the configuration file."
-	case len(targets) > 1:
-		return "", false, fmt.Sprintf("target is given %d times; give one account name.", len(targets))
-	}
-	name = targets[0]
-	// Neither shape is repeated back: either could carry a key.
-	if strings.Contains(name, "://") || strings.ContainsAny(name, "/:@?#") {
-		return "", false, "The target looks like a URL or an address. Targets are account names from the configuration file, never URLs: the exporter sends requests only to the APIs the file names."
-	}
-	if !ValidName(name) {
-		return "", false, fmt.Sprintf("The target is not an account name (letters, digits, _ . -, starting with a letter or digit, at most %d characters).", maxNameLen)
+	name, reason = targetParam(q)
+	if reason != "" {
+		return "", false, reason
 	}
 	if v := q["debug"]; len(v) > 0 {
 		if debug, err = strconv.ParseBool(v[len(v)-1]); err != nil {
@@ -66,6 +55,27 @@ func probeParams(rawQuery string) (name string, debug bool, reason string) {
 		}
 	}
 	return name, debug, ""
+}
+
+// targetParam reads the one account name of q's target; reason says why
+// it is not usable, or is "".
+func targetParam(q url.Values) (name, reason string) {
+	targets := q["target"]
+	switch {
+	case len(targets) == 0 || targets[0] == "":
+		return "", "Missing target: ask for /probe?target=<account>, an account name from the configuration file."
+	case len(targets) > 1:
+		return "", fmt.Sprintf("target is given %d times; give one account name.", len(targets))
+	}
+	name = targets[0]
+	// Neither shape is repeated back: either could carry a key.
+	if strings.Contains(name, "://") || strings.ContainsAny(name, "/:@?#") {
+		return "", "The target looks like a URL or an address. Targets are account names from the configuration file, never URLs: the exporter sends requests only to the APIs the file names."
+	}
+	if !ValidName(name) {
+		return "", fmt.Sprintf("The target is not an account name (letters, digits, _ . -, starting with a letter or digit, at most %d characters).", maxNameLen)
+	}
+	return name, ""
 }
 
 // describeSource names where the accounts come from, for a probe's 400.

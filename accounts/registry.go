@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dasha-exporter/dasha_exporter/collector"
 	"github.com/dasha-exporter/dasha_exporter/internal/smallfile"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -20,6 +21,9 @@ type Options struct {
 	Getenv    func(string) string // reads the variables that hold keys
 	Logger    *slog.Logger
 	UserAgent string
+	// History keeps the accounts' recent listings; nil: NewRegistry
+	// makes one with the collector's defaults.
+	History *collector.History
 }
 
 // Source is where a Registry's accounts come from: a configuration file
@@ -149,6 +153,9 @@ func NewRegistry(src Source, opts Options, reg prometheus.Registerer) (*Registry
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
+	if opts.History == nil {
+		opts.History = collector.NewHistory(collector.DefaultListingsPerAccount, collector.DefaultListingsInAll)
+	}
 	r := &Registry{
 		src:  src,
 		opts: opts,
@@ -245,6 +252,7 @@ func (r *Registry) reload() error {
 		next.byName[s.Name] = a
 		next.list = append(next.list, a)
 		built = append(built, s.Name)
+		a.logServing(r.log)
 	}
 	var removed []string
 	var replaced []*Account
@@ -255,6 +263,7 @@ func (r *Registry) reload() error {
 			}
 			if next.byName[a.Settings.Name] == nil {
 				removed = append(removed, a.Settings.Name)
+				a.journal.Forget()
 			}
 		}
 	}

@@ -114,8 +114,10 @@ type Exporter struct {
 
 	mu          sync.Mutex
 	lastSuccess time.Time
-	failing     bool   // the last listing failed: say so when one succeeds again
-	last        Record // the last listing a scrape started or joined
+	failing     bool               // the last listing failed: say so when one succeeds again
+	last        Record             // the last listing a scrape started or joined
+	recording   *client.ListingLog // the listing being recorded, by its log
+	journal     *Journal           // where its listings are stored; nil: nowhere
 
 	renders renderings // what answers sharing a listing share (render.go)
 }
@@ -127,8 +129,9 @@ type Record struct {
 	Took      time.Duration // how long the scrape waited for it
 	Err       string        // why it failed (the client keeps the key out); "" when complete
 	Numbers   int
-	Unhealthy int // numbers dasha_sip_registration_healthy reports 0 for
-	Requests  int // API requests it took, retries included
+	Unhealthy int          // numbers dasha_sip_registration_healthy reports 0 for
+	Failing   *FailingList // the worst of them (at most MaxFailingKept) in the last complete listing (this one, or before a failed one); nil when none
+	Requests  int          // API requests it took, retries included
 	How       client.How
 	Log       *client.ListingLog // the listing's own log; nil when the lister keeps none
 }
@@ -162,6 +165,10 @@ func (e *Exporter) Last() Record {
 	return e.last
 }
 
+// KeepHistoryIn makes the exporter store each listing it records in j.
+// Call it before the first Scrape.
+func (e *Exporter) KeepHistoryIn(j *Journal) { e.journal = j }
+
 // run lists the fleet through the lister, as a Runner if it is one.
 func (e *Exporter) run(ctx context.Context) *client.Run {
 	if r, ok := e.lister.(Runner); ok {
@@ -182,10 +189,8 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	end := e.now()
 	s := &Scrape{Time: listingEnd(listing, start, end), Duration: end.Sub(start), Listing: listing, Err: err, How: run.How, Log: run.Log, rules: e.rules, drop: e.drop}
 	rec := Record{Time: end, Took: s.Duration, How: run.How, Log: run.Log}
-	if err != nil {
-		rec.Err = err.Error()
-	} else {
-		rec.Numbers, rec.Unhealthy, rec.Requests = listing.Len(), e.rules.countUnhealthy(listing), listing.Requests
+	if run.How == client.Cached && listing != nil && !listing.Time.IsZero() {
+		rec.Time = listing.Time // a cached listing not recorded yet: from when it was taken
 	}
 
 	e.mu.Lock()
@@ -202,17 +207,40 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		}
 	}
 	s.LastSuccess = e.lastSuccess
-	switch {
-	case run.How != client.Cached:
-		e.last = rec
-	case e.last.Log != run.Log || run.Log == nil:
-		// A cached listing the record does not show yet (the scrape
-		// that started it gave up before it ended): it is the last
-		// listing, from when it was taken.
-		rec.Time = listing.Time
-		e.last = rec
+	// A listing is recorded once, by the first scrape to get it: those
+	// that joined it or reuse it from the cache find it recorded (or
+	// being recorded) by its log. A scrape that stopped waiting got no
+	// log: what it saw is a record of its own.
+	record := run.Log == nil || (run.Log != e.last.Log && run.Log != e.recording)
+	if record && run.Log != nil {
+		e.recording = run.Log
 	}
 	e.mu.Unlock()
+
+	if record {
+		if err != nil {
+			rec.Err = err.Error()
+			e.mu.Lock()
+			rec.Failing = e.last.Failing // those of the last complete listing still stand
+			e.mu.Unlock()
+		} else {
+			// The one walk of the listing for people, outside the lock.
+			rec.Numbers, rec.Requests = listing.Len(), listing.Requests
+			rec.Unhealthy, rec.Failing = e.rules.summarize(listing, s.Time)
+			rec.Failing = e.journal.keepFailing(rec.Failing)
+		}
+		e.mu.Lock()
+		if !rec.Time.Before(e.last.Time) { // not an older listing that took longer to record
+			e.last = rec
+		}
+		if e.recording == run.Log {
+			e.recording = nil
+		}
+		e.mu.Unlock()
+		if e.journal != nil {
+			e.journal.add(rec)
+		}
+	}
 
 	if err != nil {
 		s.Listing = nil // never a partial fleet

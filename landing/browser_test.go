@@ -124,4 +124,41 @@ func TestPageInBrowser(t *testing.T) {
 	if !strings.Contains(text, `Probe of account "broken"`) || !strings.Contains(text, "status=403") || !strings.Contains(text, "dasha_up 0") || strings.Contains(text, "good-key") {
 		t.Errorf("the debug link of broken answers:\n%.2000s", text)
 	}
+
+	// The failing numbers of ok, as a person reads them: name and number,
+	// state, error, SIP answer, since, and a runbook link.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("account-ok"))); err != nil {
+		t.Fatalf("back to the landing page: %v", err)
+	}
+	type failingView struct{ Number, State, Error, SIP, Since, Runbook, Section string }
+	failing, err := chromedp.Run(ctx, chromedp.Evaluate[[]failingView](`[...document.querySelectorAll("#account-ok tr.failing-number")].map(r => ({
+		Number: r.querySelector(".number").innerText,
+		State: r.querySelector(".state").innerText,
+		Error: r.querySelector(".error").innerText,
+		SIP: r.querySelector(".sip").innerText,
+		Since: r.querySelector(".since").innerText,
+		Runbook: r.querySelector("a.runbook").href,
+		Section: r.querySelector("a.runbook").innerText,
+	}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failing) != 3 {
+		t.Fatalf("the page shows %d failing numbers of ok, want 3: %+v", len(failing), failing)
+	}
+	if f := failing[0]; f.Number != "line 0 +14150000000" || f.State != "Failed" || !strings.Contains(f.Error, "authentication failed") || f.SIP != "SIP/2.0 403 Forbidden" ||
+		!strings.HasSuffix(f.Since, "UTC") || f.Section != "Failing" || !strings.HasSuffix(f.Runbook, "/docs/runbook.md#dashasipregistrationfailing") {
+		t.Errorf("the first failing number reads %+v", f)
+	}
+
+	// A person clicks broken's log link: the stored log of that listing.
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`#account-broken a.log`))); err != nil {
+		t.Fatalf("clicking the log link: %v", err)
+	}
+	if text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, `of account "broken"`) || !strings.Contains(text, "Failed: ") || !strings.Contains(text, "status=403") || strings.Contains(text, "dasha_up") || strings.Contains(text, "good-key") {
+		t.Errorf("the log link of broken answers:\n%.2000s", text)
+	}
 }

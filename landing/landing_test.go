@@ -59,6 +59,7 @@ func siteWithConfig(t *testing.T) (*httptest.Server, *accounts.Registry, string)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/probe", reg.ProbeHandler())
+	mux.Handle("/logs", reg.LogsHandler())
 	mux.Handle("/metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("# metrics\n")) }))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("Healthy.\n")) })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("Ready.\n")) })

@@ -30,6 +30,7 @@ import (
 type connOptions struct {
 	binary, repo, extraArgs, env string
 	numbers                      int
+	latency                      time.Duration // the fake API's latency per page: how fast listings, and so answers, follow each other
 	conns                        int
 	stall                        time.Duration // slow-readers: how long each reads nothing
 	readFor                      time.Duration // slow-readers: how long each may then take to read its answer
@@ -98,6 +99,7 @@ type exporter struct {
 // o.numbers numbers and waits until it is ready.
 func startExporter(o connOptions) (*exporter, error) {
 	fake := fakeapi.New(apiKey, fleet(o.numbers)) // -ids applies
+	fake.Latency = o.latency
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

@@ -85,7 +85,7 @@ func main() {
 		n, err := strconv.Atoi(*numbers)
 		if err == nil {
 			err = runConnections(opts.mode, connOptions{binary: *binary, repo: *repo, extraArgs: *extraArgs, env: *env,
-				numbers: n, conns: *conns, stall: *stall, readFor: *readFor, rcvbuf: *rcvbuf, hold: *hold, held: *held, nofile: *nofile})
+				numbers: n, latency: *latency, conns: *conns, stall: *stall, readFor: *readFor, rcvbuf: *rcvbuf, hold: *hold, held: *held, nofile: *nofile})
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest:", err)

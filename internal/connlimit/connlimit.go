@@ -53,9 +53,11 @@ const (
 	// SendTimeout cuts a reader that takes no part of the answer for this
 	// long: nginx's send_timeout, which times only the gaps between two
 	// writes. nginx defaults to 60 s for browsers on any link; Prometheus
-	// reads a scrape as fast as it arrives, so 10 s is generous, and a
-	// stuck reader lets go of its answer soon.
-	SendTimeout = 10 * time.Second
+	// reads a scrape as fast as it arrives, so a few seconds are generous
+	// (5 s outlasts several TCP retransmissions), and a stuck reader lets
+	// go of its listing soon: answers that keep arriving hold at most the
+	// listings of the last 5 s (see docs/performance.md, Connections).
+	SendTimeout = 5 * time.Second
 	// WriteAllowance is how long after its own deadline (the listing's)
 	// an answer may still be written. It is the longest a listing may
 	// take (client.MaxListingTime), so that an honest reader of the

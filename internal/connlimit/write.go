@@ -10,7 +10,7 @@ import (
 )
 
 // pieceSize is the most written under one write deadline: a reader must
-// take this much per SendTimeout (16 KiB per 10 s, 1.6 KB/s) to keep its
+// take this much per SendTimeout (16 KiB per 5 s, 3.2 KB/s) to keep its
 // answer, close to nginx's "no bytes taken for send_timeout".
 const pieceSize = 16 << 10
 
