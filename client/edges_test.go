@@ -105,14 +105,15 @@ func TestListingLogCountsOnlyWhatItDropped(t *testing.T) {
 }
 
 // A key spelled with escapes is redacted wherever it stands: followed by
-// more text, and a text that ends part way into such a spelling is left
-// as it is.
+// more text, or in a text ending in a lone backslash; a text that ends
+// part way into such a spelling is left as it is.
 func TestRedactTextEscapedKeyAnywhere(t *testing.T) {
 	const key = "test+key-0123"
 	for in, want := range map[string]string{
-		`invalid key \u0074est\u002Bkey-0123 and more`: `invalid key [REDACTED] and more`,
-		`invalid key \u0074est\u002Bkey-0123`:          `invalid key [REDACTED]`,
-		`ends with \u0074es`:                           `ends with \u0074es`,
+		`invalid key \u0074est\u002Bkey-0123 and more`:  `invalid key [REDACTED] and more`,
+		`invalid key \u0074est\u002Bkey-0123`:           `invalid key [REDACTED]`,
+		`ends with \u0074es`:                            `ends with \u0074es`,
+		`\u0074est\u002Bkey-0123 ends in a backslash \`: `[REDACTED] ends in a backslash \`,
 	} {
 		if got := RedactText(in, key); got != want {
 			t.Errorf("RedactText(%q) = %q, want %q", in, got, want)
