@@ -120,3 +120,13 @@ func TestRedactTextEscapedKeyAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// A text cut off inside a \u escape with three of its four digits, right
+// after the start of the key, still has that start redacted.
+func TestRedactTextCutInsideALongEscape(t *testing.T) {
+	const key = "test+key-0123"
+	in := `invalid key test\u002Bk\u006…`
+	if got := RedactText(in, key); strings.Contains(got, "test") {
+		t.Errorf("RedactText(%q) = %q", in, got)
+	}
+}
