@@ -130,3 +130,15 @@ func TestRedactTextCutInsideALongEscape(t *testing.T) {
 		t.Errorf("RedactText(%q) = %q", in, got)
 	}
 }
+
+// Only a partial \u or \x escape counts as cut off: a word that happens to
+// start the key, then a whole escape such as \n, then the ellipsis, is
+// left as it is.
+func TestRedactTextWholeEscapeBeforeTheEllipsis(t *testing.T) {
+	const key = "test+key-0123"
+	for _, in := range []string{`a test\n…`, `a test\t…`} {
+		if got := RedactText(in, key); got != in {
+			t.Errorf("RedactText(%q) = %q", in, got)
+		}
+	}
+}
