@@ -112,6 +112,7 @@ func TestRedactTextEscapedKeyAnywhere(t *testing.T) {
 	for in, want := range map[string]string{
 		`invalid key \u0074est\u002Bkey-0123 and more`:  `invalid key [REDACTED] and more`,
 		`invalid key \u0074est\u002Bkey-0123`:           `invalid key [REDACTED]`,
+		`invalid test+ke\u0079-0123`:                    `invalid [REDACTED]`, // y is \u0079: a 9 among the digits
 		`ends with \u0074es`:                            `ends with \u0074es`,
 		`\u0074est\u002Bkey-0123 ends in a backslash \`: `[REDACTED] ends in a backslash \`,
 	} {
