@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +141,24 @@ func TestRedactTextWholeEscapeBeforeTheEllipsis(t *testing.T) {
 	for _, in := range []string{`a test\n…`, `a test\t…`} {
 		if got := RedactText(in, key); got != in {
 			t.Errorf("RedactText(%q) = %q", in, got)
+		}
+	}
+}
+
+// A redirect's error says where the API URL was set; a bad request's does
+// not (the URL is not what is wrong).
+func TestRedirectErrorNamesTheURLSetting(t *testing.T) {
+	for code, named := range map[int]bool{http.StatusFound: true, http.StatusBadRequest: false} {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if code == http.StatusFound {
+				w.Header().Set("Location", "https://elsewhere.example/")
+			}
+			w.WriteHeader(code)
+		})
+		c, _, _ := newTestClient(t, h, func(cfg *Config) { cfg.URLSetting = "url of account acme (line 3)" })
+		_, err := c.List(listCtx(t))
+		if err == nil || strings.Contains(err.Error(), "the API URL from url of account acme (line 3)") != named {
+			t.Errorf("%d: error %v; naming the URL setting: want %v", code, err, named)
 		}
 	}
 }
