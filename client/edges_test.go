@@ -162,3 +162,15 @@ func TestRedirectErrorNamesTheURLSetting(t *testing.T) {
 		}
 	}
 }
+
+// A timestamp with an escape in it is read; one that is not a JSON string
+// is refused, never taken for null.
+func TestTimeUnmarshalEscapedAndNotAString(t *testing.T) {
+	var tm Time
+	if err := tm.UnmarshalJSON([]byte(`"2026-12-01T12:00:00\u005a"`)); err != nil || !tm.Equal(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)) {
+		t.Errorf("escaped timestamp: %v, %v", tm.Time, err)
+	}
+	if err := tm.UnmarshalJSON([]byte(`1733054400`)); err == nil {
+		t.Errorf("a number was taken as the time %v", tm.Time)
+	}
+}
