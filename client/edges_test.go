@@ -174,3 +174,15 @@ func TestTimeUnmarshalEscapedAndNotAString(t *testing.T) {
 		t.Errorf("a number was taken as the time %v", tm.Time)
 	}
 }
+
+// An id of uuid length with a hex digit where one of the four dashes
+// belongs is not a uuid: it comes back exactly as sent.
+func TestNearUUIDComesBackAsSent(t *testing.T) {
+	const uuid = "8d0e9c1a-0000-4000-8000-000000000001"
+	for _, at := range []int{8, 13, 18, 23} {
+		id := uuid[:at] + "a" + uuid[at+1:]
+		if got := NewListing([]PhoneNumber{{ID: id, CredentialsID: id}}).At(0); got.ID != id || got.CredentialsID != id {
+			t.Errorf("id %q came back as %q, %q", id, got.ID, got.CredentialsID)
+		}
+	}
+}
