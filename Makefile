@@ -17,7 +17,8 @@
 #   make release-check  goreleaser check and a snapshot build into dist/
 #   make bench   benchmarks with allocations
 #   make fuzz    each fuzz target for FUZZTIME (default 30s)
-#   make mutation  mutation testing of client/ and collector/ (gremlins; slow)
+#   make mutation  mutation testing of client/, collector/ and accounts/
+#                (gremlins; slow: about an hour on a shared machine)
 
 GO       ?= go
 BINARY   ?= dasha_exporter
@@ -93,17 +94,22 @@ fuzz:
 		done; \
 	done
 
-# mutation runs the mutation tester over client/ and collector/ (about 25
-# minutes on 2 cores; see docs/testing.md). gremlins runs from the module
-# proxy, outside go.mod. --test-cpu is left out on purpose: v0.5.0 passes
-# "-cpu N" to go test as one argument, which fails every run, so every
-# mutant would count as killed.
+# mutation runs the mutation tester over client/, collector/ and accounts/
+# (about 40 minutes on 2 idle cores, an hour or more on a shared machine;
+# see docs/testing.md). gremlins runs from the module proxy, outside go.mod.
+# --test-cpu is left out on purpose: v0.5.0 passes "-cpu N" to go test as
+# one argument, which fails every run, so every mutant would count as
+# killed. GOFLAGS=-count=1: a coverage pass served from Go's test cache
+# takes no time, and the mutants' timeout (a multiple of it) would then
+# time out nearly every mutant. MUTATION_TIMEOUT raises that multiple on a
+# loaded machine.
 GREMLINS ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.5.0
+MUTATION_TIMEOUT ?= 3
 .PHONY: mutation
 mutation:
-	@for pkg in ./client ./collector; do \
+	@for pkg in ./client ./collector ./accounts; do \
 		echo ">> gremlins unleash $$pkg"; \
-		$(GREMLINS) unleash --workers 1 --timeout-coefficient 3 $$pkg || exit 1; \
+		GOFLAGS=-count=1 $(GREMLINS) unleash --workers 1 --timeout-coefficient $(MUTATION_TIMEOUT) $$pkg || exit 1; \
 	done
 
 clean:

@@ -278,7 +278,10 @@ func TestUnreachableURL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_, err = c.List(ctx)
-	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+	// The refusal is retried with jittered waits: on a loaded machine the
+	// deadline may pass right after a wait, and the error then names the
+	// deadline; the requests counted as errors still show the refusals.
+	if err == nil || !strings.Contains(err.Error(), "connection refused") && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error = %v, want connection refused", err)
 	}
 	if got := testutil.ToFloat64(m.Requests.WithLabelValues("error")); got < 1 {

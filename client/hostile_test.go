@@ -35,9 +35,15 @@ import (
 // ftDeadline is a context whose deadline passes when the test says so, at
 // an exact point of the listing (between two rounds, say), which a clock
 // cannot pick out: nothing blocks there.
+//
+// It implements AfterFunc so that contexts derived from it (errgroup's) end
+// in the same step as expire: without it, package context ends them from a
+// goroutine of its own, and a page could still be asked for in between.
 type ftDeadline struct {
-	done chan struct{}
-	once sync.Once
+	done  chan struct{}
+	once  sync.Once
+	mu    sync.Mutex
+	after []func()
 }
 
 func newFTDeadline() *ftDeadline { return &ftDeadline{done: make(chan struct{})} }
@@ -53,7 +59,44 @@ func (d *ftDeadline) Err() error {
 		return nil
 	}
 }
-func (d *ftDeadline) expire() { d.once.Do(func() { close(d.done) }) }
+func (d *ftDeadline) expire() {
+	d.once.Do(func() {
+		close(d.done)
+		d.mu.Lock()
+		after := d.after
+		d.after = nil
+		d.mu.Unlock()
+		for _, f := range after {
+			if f != nil {
+				f()
+			}
+		}
+	})
+}
+
+// AfterFunc arranges for f to run when the deadline passes, as
+// context.AfterFunc does; package context uses it to end derived contexts.
+func (d *ftDeadline) AfterFunc(f func()) (stop func() bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	select {
+	case <-d.done:
+		go f()
+		return func() bool { return false }
+	default:
+	}
+	i := len(d.after)
+	d.after = append(d.after, f)
+	return func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if i < len(d.after) && d.after[i] != nil {
+			d.after[i] = nil
+			return true
+		}
+		return false
+	}
+}
 
 // ftAfter wraps a transport: after answering the request for page (skip
 // index) it calls then, before the client sees the answer. With nth > 1,
