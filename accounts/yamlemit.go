@@ -185,13 +185,3 @@ func isDuration(s string) bool {
 func quoted(s string) string {
 	return strconv.Quote(strings.ToValidUTF8(s, string(utf8.RuneError)))
 }
-
-// yamlWord reports whether s is a word that YAML 1.1 or 1.2 reads as a
-// boolean or null.
-func yamlWord(s string) bool {
-	switch strings.ToLower(s) {
-	case "true", "false", "yes", "no", "y", "n", "on", "off", "null":
-		return true
-	}
-	return false
-}
