@@ -27,8 +27,8 @@ func (c *Client) List(ctx context.Context) (*Listing, error) {
 	for attempt := 0; ; attempt++ {
 		numbers, total, err := c.listOnce(ctx, &requests)
 		var shift *shiftError
-		if errors.As(err, &shift) && shift.duplicates > 0 && previous != nil && previous.sameDuplicates(shift) {
-			if shift.stale >= 0 {
+		if errors.As(err, &shift) && previous != nil && previous.sameDuplicates(shift) {
+			if shift.stale != noStalePage {
 				// A whole page of numbers seen before, twice alike: the
 				// API does not page (it ignores skip), and the numbers
 				// beyond the first pages were never seen.
@@ -63,21 +63,23 @@ type shiftError struct {
 	total  int
 	reason string
 
-	// When the pages held an id more than once: the distinct numbers and
-	// how many repeats there were, to tell an API that repeats ids from a
-	// list that moves; and the first page after the first one that held
-	// no new number (-1 if none), to tell both from an API that ignores
-	// skip.
-	numbers    *Listing
-	duplicates int
-	stale      int
+	// When the pages held an id more than once (nil otherwise): the
+	// distinct numbers, to tell an API that repeats ids from a list that
+	// moves; and the first page that held no new number (noStalePage if
+	// none), to tell both from an API that ignores skip.
+	numbers *Listing
+	stale   int
 }
+
+// noStalePage is shiftError.stale when every page brought a new number.
+const noStalePage = -1
 
 func (e *shiftError) Error() string { return e.reason }
 
-// sameDuplicates reports whether two listings found the same repeats.
+// sameDuplicates reports whether two listings found the same repeats: the
+// same distinct ids (so as many repeats) of the same total.
 func (e *shiftError) sameDuplicates(o *shiftError) bool {
-	return e.total == o.total && e.duplicates == o.duplicates && e.stale == o.stale && e.numbers.sameIDs(o.numbers)
+	return e.numbers != nil && o.numbers != nil && e.total == o.total && e.stale == o.stale && e.numbers.sameIDs(o.numbers)
 }
 
 // listOnce takes one pass over the pages and returns the distinct numbers
@@ -97,12 +99,12 @@ func (c *Client) listOnce(ctx context.Context, requests *atomic.Int64) (*Listing
 			return nil, 0, err
 		}
 	}
-	if need := pagesFor(total, take); need > len(pages) {
-		pages = append(pages, make([]*fetched, need-len(pages))...)
-		check := func(i int, p *page) error { return judge(len(p.Items), *p.TotalCount, i, take, total) }
-		if err := c.fetchPages(ctx, pages, guess, requests, check); err != nil {
-			return nil, 0, err
-		}
+	// The pages the guess left out, if any (the guess may also have asked
+	// for more: those past the total held no items, as judged).
+	pages = append(pages, make([]*fetched, max(pagesFor(total, take)-len(pages), 0))...)
+	check := func(i int, p *page) error { return judge(len(p.Items), *p.TotalCount, i, take, total) }
+	if err := c.fetchPages(ctx, pages, guess, requests, check); err != nil {
+		return nil, 0, err
 	}
 	numbers, err := assemble(pages, total)
 	return numbers, total, err
@@ -203,7 +205,7 @@ func recoverInto(err *error) {
 func assemble(pages []*fetched, total int) (*Listing, error) {
 	seen := newIDSet(pages)
 	blocks := make([]*block, len(pages))
-	kept, stale := 0, -1
+	kept, stale := 0, noStalePage
 	for i, p := range pages {
 		b := p.block
 		recs := b.recs[:0]
@@ -216,7 +218,8 @@ func assemble(pages []*fetched, total int) (*Listing, error) {
 				recs = append(recs, b.recs[j])
 			}
 		}
-		if i > 0 && len(b.recs) > 0 && len(recs) == 0 && stale < 0 {
+		// Page 0 always keeps its first number: it is never stale.
+		if len(b.recs) > 0 && len(recs) == 0 && stale == noStalePage {
 			stale = i
 		}
 		b.recs = recs
@@ -228,7 +231,7 @@ func assemble(pages []*fetched, total int) (*Listing, error) {
 		// An item moved across a page boundary: one was seen twice, so
 		// another one may have been missed. Or the API lists an id twice,
 		// or ignores skip; List tells these apart by listing again.
-		return nil, &shiftError{total: total, numbers: numbers, duplicates: total - kept, stale: stale,
+		return nil, &shiftError{total: total, numbers: numbers, stale: stale,
 			reason: fmt.Sprintf("pages held %d distinct numbers, want totalCount %d", kept, total)}
 	}
 	return numbers, nil
