@@ -160,9 +160,9 @@ func newBlock(items []PhoneNumber, escaped []bool) *block {
 			size += len(n.CredentialsID)
 		}
 	}
-	if size > maxBlockTexts {
-		// Cannot happen for a page (bounded by maxPageBody) or NewListing's
-		// test fleets; a span's uint32 would wrap.
+	if int(uint32(size)) != size {
+		// A span's uint32 offsets would wrap. Cannot happen for a page
+		// (bounded by maxPageBody) or NewListing's test fleets.
 		panic("client: a block's texts exceed 4 GiB")
 	}
 	b := &block{recs: make([]record, len(items)), texts: make([]byte, 0, size), shared: make([]span, len(sharedValues))}
@@ -202,8 +202,6 @@ func newBlock(items []PhoneNumber, escaped []bool) *block {
 	return b
 }
 
-// maxBlockTexts keeps a block's offsets within uint32.
-const maxBlockTexts = 1<<32 - 1
 
 // add appends s to the block's texts.
 func (b *block) add(s string) span {

@@ -74,10 +74,11 @@ func (t *rawText) UnmarshalJSON(b []byte) error {
 // escaped ids stay distinct. It returns false for any other literal, which
 // encoding/json reads losslessly.
 func escapedID(lit []byte) (string, bool) {
-	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
+	s, opened := bytes.CutPrefix(lit, []byte{'"'})
+	s, closed := bytes.CutSuffix(s, []byte{'"'})
+	if !opened || !closed {
 		return "", false // null: there is no id, and parsePage said so
 	}
-	s := lit[1 : len(lit)-1]
 	out := make([]byte, 0, len(s)+8)
 	lossy := false
 	for i := 0; i < len(s); {
@@ -169,7 +170,7 @@ func hex4(s []byte, i int) (rune, bool) {
 // differ as sent but read alike: an escaped id equal to a plain one.
 type idSet struct {
 	uuids map[ident]struct{}
-	texts map[string]bool // the id, and whether it was escaped
+	texts map[string]uint8 // the id, and its flagIDEscaped bit
 }
 
 // newIDSet returns a set sized for the numbers of pages.
@@ -184,7 +185,7 @@ func newIDSet(pages []*fetched) *idSet {
 			}
 		}
 	}
-	return &idSet{uuids: make(map[ident]struct{}, uuids), texts: make(map[string]bool, texts)}
+	return &idSet{uuids: make(map[ident]struct{}, uuids), texts: make(map[string]uint8, texts)}
 }
 
 // add adds number r of b and reports whether its id was there already.
@@ -196,7 +197,7 @@ func (s *idSet) add(b *block, r *record) (dup bool, err error) {
 		return dup, nil
 	}
 	id := b.text(r.id.span())
-	escaped := r.flags&flagIDEscaped != 0
+	escaped := r.flags & flagIDEscaped
 	was, dup := s.texts[id]
 	if !dup {
 		s.texts[id] = escaped

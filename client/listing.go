@@ -3,7 +3,7 @@ package client
 import (
 	"iter"
 	"sort"
-	"strings"
+
 	"time"
 )
 
@@ -70,15 +70,12 @@ func (l *Listing) At(i int) PhoneNumber {
 	b := sort.Search(len(l.starts), func(b int) bool { return l.starts[b] > i }) - 1
 	var n PhoneNumber
 	var st RegistrationStatus
-	var ids [2 * uuidLen]byte
-	l.blocks[b].load(i-l.starts[b], &n, &st, &ids)
+	// The uuid strings point into ids: a new array for each number.
+	ids := new([2 * uuidLen]byte)
+	l.blocks[b].load(i-l.starts[b], &n, &st, ids)
 	if n.RegistrationStatus != nil {
 		n.RegistrationStatus = &RegistrationStatus{}
 		*n.RegistrationStatus = st
-	}
-	if l.blocks[b].recs[i-l.starts[b]].flags&(flagIDUUID|flagCredentialsUUID) != 0 {
-		// Those two point into ids, which At does not own beyond here.
-		n.ID, n.CredentialsID = strings.Clone(n.ID), strings.Clone(n.CredentialsID)
 	}
 	return n
 }

@@ -182,10 +182,8 @@ func (s *Shared) logPanic(log *ListingLog, l **Listing, err *error) {
 }
 
 // fresh returns the cached listing if it is younger than the TTL.
+// Without a TTL nothing is cached.
 func (s *Shared) fresh() *outcome {
-	if s.ttl <= 0 {
-		return nil
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cached != nil && s.now().Sub(s.cachedAt) < s.ttl {
