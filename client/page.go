@@ -23,6 +23,9 @@ var pageBufs = sync.Pool{New: func() any { return new([]byte) }}
 // maxPooledBuf keeps a freak huge page's buffer out of the pool.
 const maxPooledBuf = 8 << 20
 
+// poolable reports whether buf goes back to the pool.
+func poolable(buf []byte) bool { return cap(buf) <= maxPooledBuf }
+
 // readPage reads body into buf's memory, up to maxPageBody+1 bytes. size
 // is the Content-Length, or -1. The buffer grows by doubling, but never
 // past the limit: a body at the limit costs the limit, not twice it.
@@ -65,7 +68,7 @@ func decodePage(body io.Reader, size int64, take int, key string) (*page, error)
 func readAndParse(ctx context.Context, body io.Reader, size int64, take int, key string, slots chan struct{}) (*page, error) {
 	bp := pageBufs.Get().(*[]byte)
 	defer func() {
-		if cap(*bp) <= maxPooledBuf {
+		if poolable(*bp) {
 			pageBufs.Put(bp)
 		}
 	}()
@@ -136,7 +139,7 @@ func parsePage(data []byte, take int, key string) (*page, error) {
 			return nil, err
 		}
 	}
-	if redact && bytes.IndexByte(data, '\\') >= 0 {
+	if redact && bytes.Contains(data, []byte{'\\'}) {
 		// Only a JSON escape can spell the key so that the raw bytes
 		// did not show it.
 		for i := range p.Items {
@@ -192,11 +195,11 @@ func stringEnd(data []byte, from int) int {
 			return len(data)
 		}
 		q += from
-		backslashes := 0
+		escaped := false // by an odd run of backslashes
 		for j := q - 1; j >= from && data[j] == '\\'; j-- {
-			backslashes++
+			escaped = !escaped
 		}
-		if backslashes%2 == 0 {
+		if !escaped {
 			return q
 		}
 		from = q + 1
