@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,10 +37,10 @@ func RedactText(s, key string) string {
 		return s
 	}
 	text := spelled{b: []byte(s)}
-	var spans [][2]int
-	for _, form := range keyForms(key) {
-		spans = append(spans, text.find(form)...)
-	}
+	// The key as is; any other spelling of a key (printable ASCII, no
+	// space: see readKey) holds a backslash or a percent sign, and
+	// findSpelled reads those.
+	spans := text.find(key)
 	spans = append(spans, text.findCut(key)...)
 	if strings.ContainsAny(s, `\%`) {
 		spans = append(spans, text.findSpelled(key)...)
@@ -57,26 +56,6 @@ func RedactText(s, key string) string {
 	return replaceSpans(s, spans)
 }
 
-// keyForms lists the spellings of key that are looked for as they are,
-// the key itself first. The decoding layers find the same and more; these
-// cost no decoding and cover a text without any escape.
-func keyForms(key string) []string {
-	forms := []string{key}
-	add := func(f string) {
-		if f != "" && !slices.Contains(forms, f) {
-			forms = append(forms, f)
-		}
-	}
-	quoted := strconv.Quote(key)
-	add(quoted[1 : len(quoted)-1])
-	if j, err := json.Marshal(key); err == nil {
-		add(string(j[1 : len(j)-1]))
-	}
-	add(url.QueryEscape(key))
-	add(url.PathEscape(key))
-	return forms
-}
-
 // replaceSpans replaces each stretch [from, to) of s, overlapping ones
 // merged, with the redaction mark.
 func replaceSpans(s string, spans [][2]int) string {
@@ -87,14 +66,11 @@ func replaceSpans(s string, spans [][2]int) string {
 	var b strings.Builder
 	at := 0
 	for _, sp := range spans {
-		if sp[1] <= at {
-			continue // inside a stretch already redacted
-		}
-		if sp[0] >= at {
+		if sp[0] >= at { // else it overlaps a stretch already redacted
 			b.WriteString(s[at:sp[0]])
 			b.WriteString(redacted)
 		}
-		at = sp[1]
+		at = max(at, sp[1])
 	}
 	b.WriteString(s[at:])
 	return b.String()
@@ -139,24 +115,33 @@ func (t spelled) find(s string) [][2]int {
 func (t spelled) findSpelled(key string) [][2]int {
 	var spans [][2]int
 	var ends, next []int
-	for start := range t.b {
-		if c := t.b[start]; c != key[0] && c != '\\' && c != '%' {
+	// A spelling starts with the key's first byte or an escape.
+	var starts [256]bool
+	starts[key[0]], starts['\\'], starts['%'] = true, true, true
+	for start, c := range t.b {
+		if !starts[c] {
 			continue
 		}
 		ends = append(ends[:0], start)
 		for j := 0; j < len(key) && len(ends) > 0; j++ {
 			next = next[:0]
 			for _, p := range ends {
-				if p < len(t.b) && t.b[p] == key[j] && !slices.Contains(next, p+1) {
+				if p >= len(t.b) {
+					continue // the text ends before the key does
+				}
+				if t.b[p] == key[j] {
 					next = append(next, p+1)
 				}
-				if p < len(t.b) {
-					if c, n := unescapeAt(t.b, p); n > 0 && c == key[j] && !slices.Contains(next, p+n) {
-						next = append(next, p+n)
-					}
+				// Where no escape starts, unescapeAt gives byte 0,
+				// which no key holds.
+				if c, n := unescapeAt(t.b, p); c == key[j] {
+					next = append(next, p+n)
 				}
 			}
-			ends, next = next, ends
+			// Two readings may end alike: keep each end once, or the
+			// readings of a run of escapes would multiply.
+			slices.Sort(next)
+			ends, next = slices.Compact(next), ends
 		}
 		for _, end := range ends {
 			spans = append(spans, t.span(start, end))
@@ -246,32 +231,36 @@ func unescapeAt(b []byte, i int) (c byte, n int) {
 	return 0, 0
 }
 
-// hexByte reads n hexadecimal digits at the start of b that spell an
-// ASCII byte.
+// hexByte reads n hexadecimal digits at the start of b that spell a byte
+// (\u0100 and up spell none; bytes past ASCII are read, but never match a
+// key, which is printable ASCII).
 func hexByte(b []byte, n int) (byte, bool) {
 	if len(b) < n || !isHex(b[:n]) {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(string(b[:n]), 16, 16)
-	if err != nil || v >= 0x80 {
-		return 0, false
-	}
-	return byte(v), true
+	v, err := strconv.ParseUint(string(b[:n]), 16, 8)
+	return byte(v), err == nil
 }
 
 // partialEscape returns the length of the escape that b ends in the
 // middle of ("\\u00", "%2"), or 0.
+//
+// Such an escape is at most 5 bytes long and starts at the last backslash
+// or percent sign of the text: the rest of it is "u" or "x" and hex digits.
 func partialEscape(b []byte) int {
-	for n := 1; n <= 5 && n <= len(b); n++ {
-		switch tail := b[len(b)-n:]; tail[0] {
-		case '\\':
-			if n == 1 || (tail[1] == 'u' || tail[1] == 'x') && isHex(tail[2:]) {
-				return n
-			}
-		case '%':
-			if n <= 2 && isHex(tail[1:]) {
-				return n
-			}
+	last := b[max(len(b)-5, 0):]
+	i := bytes.LastIndexAny(last, `\%`)
+	if i < 0 {
+		return 0
+	}
+	switch tail := last[i:]; tail[0] {
+	case '\\':
+		if len(tail) == 1 || (tail[1] == 'u' || tail[1] == 'x') && isHex(tail[2:]) {
+			return len(tail)
+		}
+	case '%':
+		if len(tail) <= 2 && isHex(tail[1:]) {
+			return len(tail)
 		}
 	}
 	return 0
