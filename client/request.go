@@ -63,7 +63,8 @@ func (c *Client) fetchPage(ctx context.Context, skip int, requests *atomic.Int64
 		if wait == 0 {
 			wait = rand.N(backoff(attempt)) // full jitter
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Add(wait).Before(dl) {
+			// The retry would be sent at the deadline or after it.
 			return nil, fmt.Errorf("%w; not retried: waiting %v would pass the scrape deadline", err, wait.Round(time.Millisecond))
 		}
 		log.Debug("retrying API request", "path", u.RequestURI(), "attempt", attempt, "wait", wait, "err", err)
