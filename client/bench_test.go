@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -82,4 +83,15 @@ func listingBytes(l *Listing) int {
 		size += cap(bl.recs)*int(unsafe.Sizeof(record{})) + cap(bl.texts) + cap(bl.shared)*int(unsafe.Sizeof(span{}))
 	}
 	return size + cap(l.blocks)*8 + cap(l.starts)*8
+}
+
+// BenchmarkRedactText redacts a key echoed with escapes in a 4 KiB text,
+// the size of a long API error.
+func BenchmarkRedactText(b *testing.B) {
+	text := strings.Repeat(`{"message":"invalid key test\u002Bkey\/0123 and some more words \n here"} `, 60)
+	key := "test+key/0123456789ABCDEF"
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		RedactText(text, key)
+	}
 }
