@@ -180,11 +180,9 @@ func (p *plainAnswer) close() error { return p.w.Flush() }
 // crc32Combine returns the CRC-32 (IEEE) of A followed by B from crc1 of
 // A, crc2 of B and B's length, as zlib's crc32_combine does: appending
 // len2 zero bytes to A is a linear map over GF(2), applied by squaring an
-// operator matrix once per bit of len2.
+// operator matrix once per bit of len2. len2 is a length, never negative;
+// with 0 no operator is applied and crc2, the CRC-32 of nothing, is 0.
 func crc32Combine(crc1, crc2 uint32, len2 int64) uint32 {
-	if len2 <= 0 {
-		return crc1
-	}
 	var even, odd [32]uint32
 	odd[0] = crc32.IEEE // the operator for one zero bit
 	row := uint32(1)

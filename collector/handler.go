@@ -161,10 +161,8 @@ func scrapeTimeout(header string, fallback, offset time.Duration) (timeout time.
 	if err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) || secs <= 0 {
 		return fallback, false
 	}
-	timeout = client.MaxListingTime
-	if secs < timeout.Seconds() {
-		timeout = time.Duration(secs * float64(time.Second))
-	}
+	// Clamped as seconds: a huge value would overflow a Duration.
+	timeout = time.Duration(min(secs, client.MaxListingTime.Seconds()) * float64(time.Second))
 	return max(timeout-max(offset, 0), timeout/2), true
 }
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,7 +83,7 @@ func (t *textSink) start(f family) {
 	for i := range t.order {
 		t.order[i] = i - 2
 	}
-	sort.Slice(t.order, func(a, b int) bool { return t.names[t.order[a]+2] < t.names[t.order[b]+2] })
+	slices.SortFunc(t.order, func(a, b int) int { return strings.Compare(t.names[a+2], t.names[b+2]) })
 
 	b := t.buf[:0]
 	b = append(b, "# HELP "...)
