@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -81,7 +82,7 @@ type FailingList struct {
 // answers) are stored once.
 func (r *rules) summarize(l *client.Listing, now time.Time) (unhealthy int, failing *FailingList) {
 	var kept []keptNumber
-	worst := -1 // index in kept of the least bad number, once kept is full
+	var worst int // index in kept of the least bad number, set once kept is full
 	var texts interner
 	for i, n := range l.All() {
 		if !n.Registration || r.isHealthy(n) {
@@ -104,12 +105,7 @@ func (r *rules) summarize(l *client.Listing, now time.Time) (unhealthy int, fail
 	if unhealthy == 0 {
 		return 0, nil
 	}
-	slices.SortFunc(kept, func(x, y keptNumber) int {
-		if x.Attention != y.Attention {
-			return int(x.Attention - y.Attention)
-		}
-		return x.seq - y.seq
-	})
+	slices.SortFunc(kept, worseFirst)
 	failing = &FailingList{Numbers: make([]FailingNumber, len(kept)), More: unhealthy - len(kept), At: now}
 	for i, k := range kept {
 		failing.Numbers[i] = k.FailingNumber
@@ -123,16 +119,17 @@ type keptNumber struct {
 	FailingNumber
 }
 
+// worseFirst orders failing numbers as the page shows them: by Attention,
+// then in the listing's order.
+func worseFirst(x, y keptNumber) int {
+	return cmp.Or(cmp.Compare(x.Attention, y.Attention), cmp.Compare(x.seq, y.seq))
+}
+
 // leastBad returns the index of the kept number a worse one replaces: the
-// highest Attention, the latest in the listing among those.
+// last in worseFirst's order (a number's seq is its own).
 func leastBad(kept []keptNumber) int {
-	w := 0
-	for i := range kept {
-		if kept[i].Attention > kept[w].Attention || (kept[i].Attention == kept[w].Attention && kept[i].seq > kept[w].seq) {
-			w = i
-		}
-	}
-	return w
+	last := slices.MaxFunc(kept, worseFirst)
+	return slices.IndexFunc(kept, func(k keptNumber) bool { return k.seq == last.seq })
 }
 
 // attentionOf picks the alert whose condition an unhealthy number meets,

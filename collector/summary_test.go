@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,66 @@ func BenchmarkSummarize(b *testing.B) {
 	for b.Loop() {
 		if n, f := r.summarize(l, now); n == 0 || len(f.Numbers) != MaxFailingKept {
 			b.Fatal(n)
+		}
+	}
+}
+
+// Once MaxFailingKept are kept, a number replaces the least bad of them
+// only when it is strictly worse: ties keep the listing's first, and the
+// least bad is found again after every replacement, wherever it stands.
+func TestSummarizeReplacesOnlyByAStrictlyWorseNumber(t *testing.T) {
+	now := scrapeTime
+	number := func(i int, a Attention) client.PhoneNumber {
+		n := client.PhoneNumber{ID: fmt.Sprint(i), Registration: true}
+		switch a {
+		case Expired:
+			n.RegistrationStatus = &client.RegistrationStatus{State: "Failed", ExpiresAt: at(now.Add(-time.Minute))}
+		case Failing:
+			n.RegistrationStatus = &client.RegistrationStatus{State: "Failed"}
+		case NotYetRegistered:
+			n.CreatedTime = at(now.Add(-time.Hour))
+		}
+		return n
+	}
+	fleet := func(as ...Attention) *client.Listing {
+		var numbers []client.PhoneNumber
+		for i, a := range as {
+			numbers = append(numbers, number(i, a))
+		}
+		return client.NewListing(numbers)
+	}
+	repeat := func(n int, a Attention) []Attention { return slices.Repeat([]Attention{a}, n) }
+	ids := func(f *FailingList) string {
+		var s []string
+		for _, n := range f.Numbers {
+			s = append(s, n.ID)
+		}
+		return strings.Join(s, " ")
+	}
+	seq := func(from, to int) string { // from..to, inclusive
+		var s []string
+		for i := from; i <= to; i++ {
+			s = append(s, fmt.Sprint(i))
+		}
+		return strings.Join(s, " ")
+	}
+	r := newRules(DefaultStates, DefaultHealthyStates)
+	for _, tc := range []struct {
+		name  string
+		fleet []Attention
+		want  string
+		more  int
+	}{
+		// The 101st is as bad as the kept ones: the first hundred stay.
+		{"a tie", repeat(MaxFailingKept+1, Failing), seq(0, 99), 1},
+		// The hundredth kept is the least bad: the 101st, worse, takes its place.
+		{"the last kept is the least bad", append(append(repeat(MaxFailingKept-1, Expired), NotYetRegistered), Failing), seq(0, 98) + " 100", 1},
+		// After 100 replaced 0 (at index 0), 100 is the least bad: 101 replaces it, not 99.
+		{"the least bad after a replacement", append(append(append([]Attention{NotYetRegistered}, repeat(MaxFailingKept-1, Failing)...), Failing), Expired), "101 " + seq(1, 99), 2},
+	} {
+		_, failing := r.summarize(fleet(tc.fleet...), now)
+		if got := ids(failing); got != tc.want || failing.More != tc.more {
+			t.Errorf("%s: kept %s, %d more; want %s, %d more", tc.name, got, failing.More, tc.want, tc.more)
 		}
 	}
 }
