@@ -358,3 +358,62 @@ func TestRepeatedErrorIsHeldOnce(t *testing.T) {
 		t.Errorf("a repeated error is held %q and %q apart", got[0].Err, got[2].Err)
 	}
 }
+
+// Logs that fill the bound on all logs exactly are all kept: only a byte
+// more drops the oldest.
+func TestLogsFillingTheBoundExactlyAreKept(t *testing.T) {
+	h := NewHistory(8, 300)
+	j := h.Journal()
+	for range 3 {
+		j.add(withLog(100))
+	}
+	for _, p := range j.Recent() {
+		if p.Log == "" || p.LogDropped {
+			t.Fatalf("a log dropped with 300 bytes held under a bound of 300: %+v", p)
+		}
+	}
+	j.add(withLog(100))
+	if got := j.Recent(); !got[3].LogDropped || got[2].LogDropped {
+		t.Errorf("past the bound: want only the oldest log dropped: %+v", got)
+	}
+}
+
+// The index of the logs held keeps the listings whose log went with their
+// record until they outnumber the held ones by more than 64 (twice the
+// held, plus 64): then it is compacted, a copy amortized over those adds.
+func TestLogIndexIsCompactedOnlyPastItsBound(t *testing.T) {
+	h := NewHistory(1, 1<<20) // each add drops the previous record, and its log
+	j := h.Journal()
+	const bound = 2*1 + 64
+	for range bound {
+		j.add(withLog(100))
+	}
+	if len(h.logs) != bound || h.logsHeld != 1 {
+		t.Fatalf("after %d adds the index holds %d, %d of them held; want %d, 1 held (not compacted yet)", bound, len(h.logs), h.logsHeld, bound)
+	}
+	j.add(withLog(100))
+	if len(h.logs) != 1 || h.logs[0].Log == "" {
+		t.Errorf("past its bound the index holds %d; want it compacted to the one log held", len(h.logs))
+	}
+}
+
+// cutLog and cutErr keep a text at exactly their bound whole, and cut a
+// longer one even when no line end or rune start leaves anything to keep.
+func TestStoredTextsAtTheirBounds(t *testing.T) {
+	log := strings.Repeat("x", MaxStoredLog-1) + "\n"
+	if got := cutLog(log); got != log {
+		t.Errorf("a log of exactly MaxStoredLog bytes was cut to %d bytes", len(got))
+	}
+	oneLine := strings.Repeat("x", MaxStoredLog+1) // no line end: no whole line fits
+	if got, want := cutLog(oneLine), fmt.Sprintf("(the stored log keeps the first 0 bytes; %d more were cut)\n", len(oneLine)); got != want {
+		t.Errorf("a single line over the bound became %q, want %q", got, want)
+	}
+	errText := strings.Repeat("e", MaxStoredErr)
+	if got := cutErr(errText); got != errText {
+		t.Errorf("an error of exactly MaxStoredErr bytes was cut to %q", got)
+	}
+	// Continuation bytes only (not UTF-8): no rune starts before the cut.
+	if got := cutErr(strings.Repeat("\x80", MaxStoredErr+1)); got != "…" {
+		t.Errorf("an error of continuation bytes became %q, want the ellipsis alone", got)
+	}
+}

@@ -141,7 +141,7 @@ func TestSummarizeReplacesOnlyByAStrictlyWorseNumber(t *testing.T) {
 		return client.NewListing(numbers)
 	}
 	repeat := func(n int, a Attention) []Attention { return slices.Repeat([]Attention{a}, n) }
-	ids := func(f *FailingList) string {
+	keptIDs := func(f *FailingList) string {
 		var s []string
 		for _, n := range f.Numbers {
 			s = append(s, n.ID)
@@ -170,7 +170,7 @@ func TestSummarizeReplacesOnlyByAStrictlyWorseNumber(t *testing.T) {
 		{"the least bad after a replacement", append(append(append([]Attention{NotYetRegistered}, repeat(MaxFailingKept-1, Failing)...), Failing), Expired), "101 " + seq(1, 99), 2},
 	} {
 		_, failing := r.summarize(fleet(tc.fleet...), now)
-		if got := ids(failing); got != tc.want || failing.More != tc.more {
+		if got := keptIDs(failing); got != tc.want || failing.More != tc.more {
 			t.Errorf("%s: kept %s, %d more; want %s, %d more", tc.name, got, failing.More, tc.want, tc.more)
 		}
 	}
