@@ -50,3 +50,17 @@ func TestACutIDCannotEqualAnIDLeftWhole(t *testing.T) {
 		t.Errorf("%d dasha_sip_registration_healthy series, want 2", healthy)
 	}
 }
+
+// cut and cutID never split a rune, and still end on a text with no rune
+// start before their bound (continuation bytes only: not UTF-8, which JSON
+// decoding or the client's escaping of ids should already have replaced).
+func TestCutsOfContinuationBytesOnly(t *testing.T) {
+	s := strings.Repeat("\x80", 2*maxLabelBytes)
+	if got := cut(s); got != "" {
+		t.Errorf("cut kept %q, want nothing: no whole rune fits", got)
+	}
+	sum := sha256.Sum256([]byte(s))
+	if got, want := cutID(s), strings.Repeat("~", cutIDBytes-2*len(sum))+hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("cutID = %q, want only the tildes and the SHA-256", got)
+	}
+}
