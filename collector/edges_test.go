@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -146,6 +147,14 @@ func TestFamilyUseNamesOnlyWhatReadsIt(t *testing.T) {
 	alertsOnly := FamilyUse{Family: "f", Alerts: []string{"A", "B"}}
 	if got, want := alertsOnly.String(), "f is dropped, but the alerts A, B read it: they may stay silent or empty"; got != want {
 		t.Errorf("%q, want %q", got, want)
+	}
+	// The log warning's attributes, the same way.
+	if got, want := fmt.Sprint(alertsOnly.logAttrs()), "[family f alerts A, B]"; got != want {
+		t.Errorf("attributes %s, want %s", got, want)
+	}
+	panelsOnly := FamilyUse{Family: "f", Panels: []string{"P"}}
+	if got, want := fmt.Sprint(panelsOnly.logAttrs()), `[family f panels "P"]`; got != want {
+		t.Errorf("attributes %s, want %s", got, want)
 	}
 }
 

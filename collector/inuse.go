@@ -52,15 +52,20 @@ func (o Options) DroppedInUse() []FamilyUse {
 // is built: at start-up, and on a reload that changes the account.
 func warnDroppedInUse(log *slog.Logger, o Options) {
 	for _, u := range o.DroppedInUse() {
-		attrs := []any{"family", u.Family}
-		if len(u.Alerts) > 0 {
-			attrs = append(attrs, "alerts", strings.Join(u.Alerts, ", "))
-		}
-		if len(u.Panels) > 0 {
-			attrs = append(attrs, "panels", quoteAll(u.Panels))
-		}
-		log.Warn("a dropped per-number family is read by the shipped alerts or dashboard: they may stay silent or empty", attrs...)
+		log.Warn("a dropped per-number family is read by the shipped alerts or dashboard: they may stay silent or empty", u.logAttrs()...)
 	}
+}
+
+// logAttrs are the warning's attributes: the family and what reads it.
+func (u FamilyUse) logAttrs() []any {
+	attrs := []any{"family", u.Family}
+	if len(u.Alerts) > 0 {
+		attrs = append(attrs, "alerts", strings.Join(u.Alerts, ", "))
+	}
+	if len(u.Panels) > 0 {
+		attrs = append(attrs, "panels", quoteAll(u.Panels))
+	}
+	return attrs
 }
 
 func quoteAll(titles []string) string {
