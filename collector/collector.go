@@ -114,10 +114,10 @@ type Exporter struct {
 
 	mu          sync.Mutex
 	lastSuccess time.Time
-	failing     bool               // the last listing failed: say so when one succeeds again
-	last        Record             // the last listing a scrape started or joined
-	recording   *client.ListingLog // the listing being recorded, by its log
-	journal     *Journal           // where its listings are stored; nil: nowhere
+	failing     bool                        // the last listing failed: say so when one succeeds again
+	last        Record                      // the last listing a scrape started or joined
+	recording   map[*client.ListingLog]bool // the listings being recorded, by their logs
+	journal     *Journal                    // where its listings are stored; nil: nowhere
 
 	renders renderings // what answers sharing a listing share (render.go)
 }
@@ -152,7 +152,7 @@ func New(lister client.Lister, opts Options, logger *slog.Logger) (*Exporter, er
 	}
 	drop, _ := dropped(opts.MetricAllowlist, opts.MetricDenylist) // checked by Validate
 	warnDroppedInUse(logger, opts)
-	e := &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), drop: drop, log: logger, now: time.Now}
+	e := &Exporter{lister: lister, rules: newRules(opts.States, opts.HealthyStates), drop: drop, log: logger, now: time.Now, recording: map[*client.ListingLog]bool{}}
 	e.renders.stats = opts.Renders
 	return e, nil
 }
@@ -210,10 +210,12 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	// A listing is recorded once, by the first scrape to get it: those
 	// that joined it or reuse it from the cache find it recorded (or
 	// being recorded) by its log. A scrape that stopped waiting got no
-	// log: what it saw is a record of its own.
-	record := run.Log == nil || (run.Log != e.last.Log && run.Log != e.recording)
+	// log: what it saw is a record of its own. Several listings may be
+	// recorded at once (a newer one ends while a scrape still records an
+	// older one), so each is marked while its scrape records it.
+	record := run.Log == nil || (run.Log != e.last.Log && !e.recording[run.Log])
 	if record && run.Log != nil {
-		e.recording = run.Log
+		e.recording[run.Log] = true
 	}
 	e.mu.Unlock()
 
@@ -233,9 +235,7 @@ func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 		if !rec.Time.Before(e.last.Time) { // not an older listing that took longer to record
 			e.last = rec
 		}
-		if e.recording == run.Log {
-			e.recording = nil
-		}
+		delete(e.recording, run.Log)
 		e.mu.Unlock()
 		if e.journal != nil {
 			e.journal.add(rec)

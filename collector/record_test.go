@@ -84,3 +84,87 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// A record is stamped with the exporter's clock when the scrape waited for
+// its listing, and with the listing's own time when it came from the cache
+// (it ended then, before this scrape).
+func TestRecordTimeOfAFreshAndACachedListing(t *testing.T) {
+	taken := scrapeTime.Add(-time.Minute)
+	for _, how := range []client.How{client.Started, client.Joined, client.Cached} {
+		listing := client.NewListing(nil)
+		listing.Time = taken
+		e := newTestExporter(t, &runStub{runs: []*client.Run{{Listing: listing, Log: client.NewListingLog(nil), How: how}}}, Options{})
+		e.Scrape(context.Background())
+		want := scrapeTime // the exporter's clock (newTestExporter)
+		if how == client.Cached {
+			want = taken
+		}
+		if got := e.Last().Time; !got.Equal(want) {
+			t.Errorf("%s: the record's time is %v, want %v", how, got, want)
+		}
+	}
+}
+
+// gateErr is a listing's error whose first Error() call, which only a
+// scrape recording the listing makes, waits for release: it holds that
+// scrape between marking the listing being recorded and recording it.
+type gateErr struct {
+	once              sync.Once
+	reached, released chan struct{}
+}
+
+func newGateErr() *gateErr {
+	return &gateErr{reached: make(chan struct{}), released: make(chan struct{})}
+}
+
+func (g *gateErr) Error() string {
+	g.once.Do(func() {
+		close(g.reached)
+		<-g.released
+	})
+	return "503 Service Unavailable"
+}
+
+// A scrape that joins a listing while the scrape that started it is still
+// recording it does not record it again, even when another listing is
+// being recorded at the same time and that one ends first.
+func TestAListingBeingRecordedIsNotRecordedAgain(t *testing.T) {
+	first, second := client.NewListingLog(nil), client.NewListingLog(nil)
+	gate1, gate2 := newGateErr(), newGateErr()
+	stub := &runStub{runs: []*client.Run{
+		{Err: gate1, Log: first, How: client.Started},
+		{Err: gate2, Log: second, How: client.Started},
+		{Err: errors.New("503 Service Unavailable"), Log: first, How: client.Joined},
+		{Err: errors.New("503 Service Unavailable"), Log: second, How: client.Joined},
+	}}
+	e := newTestExporter(t, stub, Options{})
+	e.KeepHistoryIn(NewHistory(8, 1<<20).Journal())
+	scrapeHeldAt := func(g *gateErr) <-chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			e.Scrape(context.Background())
+		}()
+		select {
+		case <-g.reached: // the stub's turn is taken: the next Scrape gets the next run
+		case <-done:
+			t.Fatal("a scrape that started a listing did not record it")
+		}
+		return done
+	}
+	done1 := scrapeHeldAt(gate1)   // records the first listing
+	done2 := scrapeHeldAt(gate2)   // records the second one meanwhile
+	e.Scrape(context.Background()) // joins the first
+	close(gate1.released)
+	<-done1
+	e.Scrape(context.Background()) // joins the second, still being recorded
+	close(gate2.released)
+	<-done2
+	got := e.journal.Recent()
+	if len(got) != 2 {
+		t.Fatalf("recorded %d listings, want 2 (each once): %+v", len(got), got)
+	}
+	if n := len(e.recording); n != 0 {
+		t.Errorf("%d listings still marked being recorded, want none", n)
+	}
+}
