@@ -156,6 +156,22 @@ func TestRenderingNotKeptAtExactlyTheTTL(t *testing.T) {
 	}
 }
 
+// With no TTL a rendering is kept only for answers in flight, whatever
+// the listing's time: even one stamped ahead of the exporter's clock (a
+// clock stepped back) is let go when its answer ends.
+func TestNoTTLKeepsNothingForAListingAheadOfTheClock(t *testing.T) {
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	l := holdListing(t, at)
+	rs := &renderings{stats: NewRenderStats(), now: func() time.Time { return at.Add(-time.Second) }}
+	a := rs.begin()
+	a.attach(holdScrape(l, at))
+	writeAll(t, a, holdScrape(l, at))
+	a.close()
+	if n, kept := rs.heldBytes(); n != 0 || kept != 0 {
+		t.Errorf("%d bytes of %d renderings kept with no TTL and no answer in flight", n, kept)
+	}
+}
+
 // When an older listing's rendering goes, the newest one stays kept for
 // the cache's TTL.
 func TestNewestRenderingOutlivesAnOlderOne(t *testing.T) {
