@@ -153,3 +153,19 @@ func TestCheckReadsKeysThroughGetenv(t *testing.T) {
 		t.Error("Check passed a broken file")
 	}
 }
+
+// An account's redact takes its key out of any text, in any spelling the
+// client's redaction reads; a text without the key passes unchanged. It is
+// the second layer for the listing's log (the client redacts what it
+// writes there first), so it is checked on its own here.
+func TestAccountRedactsItsKey(t *testing.T) {
+	const key = "acct-secret-key-4242"
+	f := newFixture(t, "accounts:\n  a:\n    platform: us\n    api_key_env: K\n", map[string]string{"K": key})
+	a := f.reg.Get("a")
+	if got := a.redact("GET /x?k=" + key + " and acct-secret-key\\u002d4242"); strings.Contains(got, "secret") || strings.Count(got, "[REDACTED]") != 2 {
+		t.Errorf("redact left the key: %q", got)
+	}
+	if got := a.redact("nothing to hide"); got != "nothing to hide" {
+		t.Errorf("redact changed a text without the key: %q", got)
+	}
+}

@@ -78,9 +78,9 @@ func Parse(data []byte, dir string, d Defaults) ([]Settings, error) {
 		return nil, errAt(accounts, "accounts: names %d accounts; at most %d are allowed", len(accounts.Content)/2, MaxAccounts)
 	}
 	seen := map[string]int{}
-	out := make([]Settings, 0, len(accounts.Content)/2)
-	for i := 0; i+1 < len(accounts.Content); i += 2 {
-		k, v := resolve(accounts.Content[i]), resolve(accounts.Content[i+1])
+	var out []Settings
+	for pair := range slices.Chunk(accounts.Content, 2) { // a mapping's key and value
+		k, v := resolve(pair[0]), resolve(pair[1])
 		name := k.Value
 		if k.Kind != yaml.ScalarNode || !ValidName(name) {
 			return nil, errAt(k, "account name %q is not valid: letters, digits, _ . - (not first), at most %d characters", cut(name, 64), maxNameLen)
@@ -300,9 +300,9 @@ func nested(known string, table []field) func(d *decoding, n *yaml.Node) error {
 // refuses a key given twice (YAML says keys are unique; the library keeps
 // the last one silently). ctx prefixes the error.
 func eachField(m *yaml.Node, ctx string, f func(k, v *yaml.Node) error) error {
-	seen := make(map[string]int, len(m.Content)/2)
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := resolve(m.Content[i]), resolve(m.Content[i+1])
+	seen := map[string]int{}
+	for pair := range slices.Chunk(m.Content, 2) { // a mapping's key and value
+		k, v := resolve(pair[0]), resolve(pair[1])
 		if first, dup := seen[k.Value]; dup {
 			return errAt(k, "%s%s: given twice (first at line %d)", ctx, cut(k.Value, 64), first)
 		}

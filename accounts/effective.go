@@ -36,7 +36,6 @@ func EffectiveYAML(settings []Settings, src Provenance) ([]byte, error) {
 		wd = "" // paths stay as they are: relative to the working directory
 	}
 	var e blockEmitter
-	e.b.Grow(300 * len(settings)) // an account takes 250 to 300 bytes
 	for _, line := range strings.Split(header(src), "\n") {
 		e.b.WriteString("# " + line + "\n")
 	}

@@ -173,3 +173,20 @@ func TestServingLine(t *testing.T) {
 		t.Errorf("a reload that changed lab logged:\n%s", logs.String())
 	}
 }
+
+// sizeText writes whole mebibytes as such and anything else in bytes.
+func TestSizeText(t *testing.T) {
+	for n, want := range map[int]string{
+		1 << 20:       "1 MiB",
+		32 << 20:      "32 MiB",
+		1<<20 - 1:     "1048575 bytes",
+		1<<20 + 1:     "1048577 bytes",
+		3<<20 + 1<<19: "3670016 bytes",
+		1000:          "1000 bytes",
+		0:             "0 bytes",
+	} {
+		if got := sizeText(n); got != want {
+			t.Errorf("sizeText(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
