@@ -202,7 +202,6 @@ func newBlock(items []PhoneNumber, escaped []bool) *block {
 	return b
 }
 
-
 // add appends s to the block's texts.
 func (b *block) add(s string) span {
 	sp := span{off: uint32(len(b.texts)), n: uint32(len(s))}
