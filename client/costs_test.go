@@ -138,12 +138,3 @@ func TestPageByteScansAtTheEndOfTheText(t *testing.T) {
 		t.Errorf(`hex4("u00e9", 1) = %U, %v; want U+00E9`, r, ok)
 	}
 }
-
-// An escape whose hex digits hold an "a" (lower case) spells the key too:
-// %2a is "*".
-func TestRedactTextEscapeWithHexDigitA(t *testing.T) {
-	const key = "star*key-0123456789"
-	if got := RedactText("echo: star%2akey-0123456789 end", key); got != "echo: [REDACTED] end" {
-		t.Errorf("got %q", got)
-	}
-}
